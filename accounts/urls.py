@@ -1,0 +1,64 @@
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.urls import path, reverse_lazy
+from django.utils.translation import gettext_lazy as _
+
+from mall.views import coming
+
+from . import forms, views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("accounts/register/", views.register, name="register"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(
+            template_name="accounts/login.html", authentication_form=forms.SignInForm, redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/password-reset/",
+        auth_views.PasswordResetView.as_view(
+            template_name="accounts/password_reset_form.html",
+            email_template_name="accounts/emails/password_reset.txt",
+            html_email_template_name="accounts/emails/password_reset.html",
+            subject_template_name="accounts/emails/password_reset_subject.txt",
+            form_class=forms.PasswordResetRequestForm,
+            success_url=reverse_lazy("accounts:password-reset-done"),
+        ),
+        name="password-reset",
+    ),
+    path(
+        "accounts/password-reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html"),
+        name="password-reset-done",
+    ),
+    path(
+        "accounts/password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="accounts/password_reset_confirm.html",
+            form_class=forms.NewPasswordForm,
+            success_url=reverse_lazy("accounts:password-reset-complete"),
+        ),
+        name="password-reset-confirm",
+    ),
+    path(
+        "accounts/password-reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="accounts/password_reset_complete.html"),
+        name="password-reset-complete",
+    ),
+    path("account/", views.user_centre, name="centre"),
+    path("account/profile/", views.profile, name="profile"),
+    path("account/password/", views.password_change, name="password"),
+    path("account/product-keys/", views.product_key_list, name="product-keys"),
+    path("account/product-keys/<int:pk>/delete/", views.product_key_delete, name="product-key-delete"),
+    path("account/addresses/", login_required(coming), {"title": _("Mailing addresses")}, name="addresses"),
+    path(
+        "account/invoice-profiles/", login_required(coming), {"title": _("Invoice details")}, name="invoice-profiles"
+    ),
+    path("account/messages/", login_required(coming), {"title": _("My messages")}, name="messages"),
+    path("account/inquiries/", login_required(coming), {"title": _("Inquiries")}, name="inquiries"),
+]

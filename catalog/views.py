@@ -1,0 +1,138 @@
+from urllib.parse import urlencode
+
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from accounts.selectors import product_key_line_ids
+
+from .exceptions import ProductKeyError
+from .forms import ProductKeyLookupForm, ServiceFilterForm
+from .models import ProductLine, Service
+from .selectors import (
+    module_list,
+    platform_list,
+    product_line_get_for_key,
+    product_line_list,
+    product_key_normalize,
+    service_get_on_sale,
+    service_list as select_services,
+    service_list_featured,
+)
+
+PAGE_SIZE = 20
+SESSION_KEY_LINE = "catalog_key_product_line"
+
+
+def _filters_from(request):
+    form = ServiceFilterForm(request.GET)
+    form.is_valid()
+    return form, form.filters()
+
+
+def _selector_context(filters):
+    return {
+        "product_lines": product_line_list(),
+        "platforms": platform_list(product_line=filters.product_line),
+        "modules": module_list(product_line=filters.product_line, platform=filters.platform),
+        "filters": filters,
+    }
+
+
+def _key_mismatch(request, product_line):
+    """The product lines of the visitor's keys when `product_line` is not one of them.
+
+    The guide warns that some E3+ customers hold an E3全渠道 key and must order by
+    the key, not the product name. Keys come from the customer's saved keys and the
+    last key looked up in this session.
+    """
+    if product_line is None:
+        return None
+    line_ids = set(product_key_line_ids(request.user)) if request.user.is_authenticated else set()
+    if request.session.get(SESSION_KEY_LINE):
+        line_ids.add(request.session[SESSION_KEY_LINE])
+    if not line_ids or product_line.pk in line_ids:
+        return None
+    return list(ProductLine.objects.filter(pk__in=line_ids))
+
+
+@require_GET
+def home(request):
+    form, filters = _filters_from(request)
+    context = {
+        "form": form,
+        "featured": service_list_featured(),
+        "key_form": ProductKeyLookupForm(),
+        **_selector_context(filters),
+    }
+    return render(request, "catalog/home.html", context)
+
+
+@require_GET
+def service_list(request):
+    form, filters = _filters_from(request)
+    services = select_services(filters=filters)
+    page = Paginator(services, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "problems": form.problems(),
+        "page": page,
+        "services": page.object_list,
+        "query": query.urlencode(),
+        "key_lines": _key_mismatch(request, filters.product_line),
+        **_selector_context(filters),
+    }
+    return render(request, "catalog/service_list.html", context)
+
+
+@require_GET
+def selector(request):
+    """The product → platform → module selector, narrowed to what has services.
+
+    htmx swaps it in place when a choice changes; without JavaScript the form's
+    button submits to the service list, which shows the same narrowed choices.
+    """
+    if not request.htmx:
+        return redirect(f"{reverse('catalog:service-list')}?{request.GET.urlencode()}")
+    form, filters = _filters_from(request)
+    return render(request, "catalog/_selector.html", {"form": form, **_selector_context(filters)})
+
+
+@require_GET
+def service_detail(request, pk):
+    try:
+        service = service_get_on_sale(pk=pk)
+    except Service.DoesNotExist:
+        raise Http404 from None
+    context = {"service": service, "key_lines": _key_mismatch(request, service.product_line)}
+    return render(request, "catalog/service_detail.html", context)
+
+
+@require_GET
+def key_finder(request):
+    """产品密钥 → the product line it belongs to → that line's services."""
+    form = ProductKeyLookupForm(request.GET if "key" in request.GET else None)
+    context = {"key_form": form}
+    if form.is_bound and form.is_valid():
+        key = product_key_normalize(form.cleaned_data["key"])
+        try:
+            line = product_line_get_for_key(key=key)
+        except ProductKeyError as error:
+            form.add_error("key", error.message)
+        else:
+            request.session[SESSION_KEY_LINE] = line.pk
+            services = select_services().filter(product_line=line)
+            page = Paginator(services, PAGE_SIZE).get_page(request.GET.get("page"))
+            context.update(
+                key=key,
+                product_line=line,
+                page=page,
+                services=page.object_list,
+                query=urlencode({"key": key}),
+                saved=request.user.is_authenticated and request.user.product_keys.filter(key=key).exists(),
+            )
+    return render(request, "catalog/key_finder.html", context)

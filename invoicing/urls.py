@@ -1,0 +1,11 @@
+from django.contrib.auth.decorators import login_required
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+
+from mall.views import coming
+
+app_name = "invoicing"
+
+urlpatterns = [
+    path("account/invoices/", login_required(coming), {"title": _("My invoices")}, name="list"),
+]

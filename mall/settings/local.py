@@ -1,0 +1,7 @@
+"""The `make run` default: a developer's machine, SQLite, in-process tasks."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-not-secret-cloud-mall-local")
