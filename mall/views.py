@@ -55,4 +55,4 @@ def help_page(request):
 
 def coming(request, *, title):
     """A user-centre page whose feature a later release brings."""
-    return render(request, "account/coming.html", {"title": title})
+    return render(request, "accounts/coming.html", {"title": title})

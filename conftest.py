@@ -1,0 +1,62 @@
+"""Test tiers. Each tier runs when its service is reachable and is skipped otherwise;
+with REQUIRE_SERVICES=1 (CI) a tier that cannot run fails its tests instead."""
+
+import os
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+_tier_outcomes: dict[str, str] = {}
+
+
+@cache
+def _tier_problem(tier: str) -> str | None:
+    """Why `tier` cannot run here, or None when it can."""
+    if tier == "postgres":
+        from django.conf import settings
+
+        engine = settings.DATABASES["default"]["ENGINE"]
+        return None if "postgresql" in engine else "DATABASE_URL is not a PostgreSQL database"
+    if tier == "redis":
+        url = os.environ.get("REDIS_URL")
+        if not url:
+            return "REDIS_URL is not set"
+        try:
+            import redis
+
+            redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+        except Exception as error:  # any failure to reach it means the tier cannot run
+            return f"Redis at {url} is unreachable ({error})"
+        return None
+    if tier == "e2e":
+        return None if Path(CHROMIUM).exists() else f"no Chromium at {CHROMIUM}"
+    raise ValueError(tier)
+
+
+TIERS = ("postgres", "redis", "e2e")
+
+
+def pytest_runtest_setup(item):
+    for tier in TIERS:
+        if item.get_closest_marker(tier) is None:
+            continue
+        problem = _tier_problem(tier)
+        if problem is None:
+            _tier_outcomes.setdefault(tier, "ran")
+            continue
+        _tier_outcomes[tier] = f"skipped: {problem}"
+        message = f"{tier} tier cannot run: {problem}"
+        if REQUIRE_SERVICES:
+            pytest.fail(f"{message} (REQUIRE_SERVICES=1)", pytrace=False)
+        pytest.skip(message)
+
+
+def pytest_terminal_summary(terminalreporter):
+    lines = [f"{tier}: {_tier_outcomes.get(tier, 'no tests selected')}" for tier in TIERS]
+    terminalreporter.write_sep("-", "service tiers")
+    for line in lines:
+        terminalreporter.write_line(line)

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the shop needs, only those missing. Safe to run twice.
+#   base: gettext (translations), Pango + HarfBuzz subsetter (WeasyPrint), a CJK font with real bold
+#   test: Debian's chromium for the browser tier
+#   bench: wrk for `make bench`
+set -euo pipefail
+
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(base)
+
+packages=()
+for group in "${groups[@]}"; do
+  case "$group" in
+    base) packages+=(gettext libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk) ;;
+    test) packages+=(chromium) ;;
+    bench) packages+=(wrk) ;;
+    *) echo "unknown package group: $group" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "Missing packages ${missing[*]}: install them as root." >&2; exit 1; }
+  sudo="sudo"
+fi
+echo "Installing Debian packages: ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

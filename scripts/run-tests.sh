@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make test`: point the tiers at the services this machine can reach, then run pytest.
+# DATABASE_URL / REDIS_URL from the environment win; otherwise the local defaults are
+# probed. Which tiers ran and which were skipped is printed at the end (conftest.py);
+# with REQUIRE_SERVICES=1 a missing tier fails the run instead.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+
+probe() {  # probe postgres|redis URL
+  "$PY" - "$1" "$2" <<'PYTHON' 2>/dev/null
+import sys
+kind, url = sys.argv[1], sys.argv[2]
+if kind == "postgres":
+    import psycopg2
+    psycopg2.connect(url, connect_timeout=2).close()
+else:
+    import redis
+    redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+PYTHON
+}
+
+if [ -z "${DATABASE_URL:-}" ] && probe postgres "postgres://postgres@127.0.0.1:5432/postgres"; then
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/cloudmall"
+fi
+if [ -z "${REDIS_URL:-}" ] && probe redis "redis://127.0.0.1:6379/0"; then
+  export REDIS_URL="redis://127.0.0.1:6379/15"
+fi
+echo "make test: database ${DATABASE_URL:-sqlite (default)}, redis ${REDIS_URL:-none}, REQUIRE_SERVICES=${REQUIRE_SERVICES:-0}"
+exec "$PY" -m pytest --create-db "$@"
