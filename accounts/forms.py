@@ -6,9 +6,11 @@ from django.contrib.auth.forms import (
     SetPasswordForm,
     UserCreationForm,
 )
+from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from .models import User
+from .tasks import email_send_task
 from .validators import cn_mobile_to_e164
 
 
@@ -49,7 +51,17 @@ class ProfileForm(MobileFieldMixin, forms.ModelForm):
 
 
 class PasswordResetRequestForm(PasswordResetForm):
-    pass
+    def send_mail(
+        self, subject_template_name, email_template_name, context, from_email, to_email, html_email_template_name=None
+    ):
+        """Rendered here, in the user's language; sent by a worker after the request commits,
+        so a slow or failing mail server never holds up (or breaks) the page."""
+        subject = "".join(render_to_string(subject_template_name, context).splitlines())
+        body = render_to_string(email_template_name, context)
+        html_body = render_to_string(html_email_template_name, context) if html_email_template_name else None
+        email_send_task.delay_on_commit(
+            subject=subject, body=body, to=[to_email], html_body=html_body, from_email=from_email
+        )
 
 
 class NewPasswordForm(SetPasswordForm):
