@@ -5,3 +5,4 @@ from .base import env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="dev-only-not-secret-cloud-mall-local")
+WHITENOISE_USE_FINDERS = True  # serve static/ directly, no collectstatic needed

@@ -16,3 +16,6 @@ STORAGES = {
 # commits. The redis tier points the Celery app at Redis and starts a real worker.
 CELERY_BROKER_URL = "memory://"
 CELERY_TASK_ALWAYS_EAGER = True
+# WhiteNoise looks for STATIC_ROOT at start-up; tests serve from the finders.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -1,0 +1,39 @@
+import pytest
+from django.urls import reverse
+
+
+def test_healthz_answers_without_touching_the_database(client):
+    # No django_db mark: pytest-django makes any database access here an error.
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_checks_the_database(client, settings):
+    settings.REDIS_URL = ""
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_when_configured_redis_is_unreachable(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"] == {"database": "ok", "redis": "unavailable"}
+
+
+@pytest.mark.django_db
+def test_help_page_shows_the_sellers_contacts(client, settings):
+    settings.SELLER = {**settings.SELLER, "hotline": "400-820-1234", "online_service_url": "https://help.example/chat"}
+    text = client.get(reverse("help")).text
+    assert "400-820-1234" in text and "https://help.example/chat" in text
+
+
+@pytest.mark.django_db
+def test_unknown_page_is_a_friendly_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert "页面不存在" in response.text
