@@ -1,0 +1,46 @@
+"""Accounts test data. Every factory user signs in with PASSWORD."""
+
+import factory
+from django.contrib.auth.models import Group
+from factory.django import DjangoModelFactory
+
+from accounts.models import ProductKey, User
+from catalog.tests.factories import ProductLineFactory, sample_key
+
+PASSWORD = "pass-1234-word"
+
+
+class UserFactory(DjangoModelFactory):
+    username = factory.Sequence(lambda n: f"user{n}")
+    # Derived from the unique username: the email is unique too (case-insensitively).
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    # Hashed in the declaration, so no second save after creation.
+    password = factory.django.Password(PASSWORD)
+    real_name = factory.Faker("name", locale="zh_CN")
+    mobile = factory.Sequence(lambda n: f"+86138{n:08d}")
+    company = factory.Faker("company", locale="zh_CN")
+
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    class Params:
+        staff = factory.Trait(is_staff=True)
+        superuser = factory.Trait(is_staff=True, is_superuser=True)
+
+    @factory.post_generation
+    def groups(self, create, extracted, **kwargs):
+        """`UserFactory(staff=True, groups=["运营"])`: groups by name or instance."""
+        if not create or not extracted:
+            return
+        self.groups.add(*(Group.objects.get(name=g) if isinstance(g, str) else g for g in extracted))
+
+
+class ProductKeyFactory(DjangoModelFactory):
+    user = factory.SubFactory(UserFactory)
+    product_line = factory.SubFactory(ProductLineFactory)
+    key = factory.LazyAttributeSequence(lambda o, n: sample_key(o.product_line, n))
+    label = ""
+
+    class Meta:
+        model = ProductKey

@@ -1,0 +1,241 @@
+"""`manage.py seed_demo`: the demo catalog and one account per role, for development
+and demos. Idempotent: rows are matched by code or username and reset to the values
+below, so a second run changes nothing and prices never drift."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from axes.utils import reset as axes_reset
+from django.contrib.auth.hashers import PBKDF2PasswordHasher, get_hasher, make_password
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from accounts.services import product_key_save
+from catalog.models import Module, Platform, ProductLine, Service
+
+HEX4 = "[0-9A-F]{4}"
+
+# (code, name, key prefix). Distinct prefixes keep the key patterns disjoint.
+PRODUCT_LINES = [
+    ("e3", "E3", "E3"),
+    ("e3plus", "E3+", "E3P"),
+    ("e3omni", "E3全渠道", "E3O"),
+    ("bs3000", "BS3000+", "BS3"),
+]
+
+# (code, name, refundable)
+PLATFORMS = [
+    ("jd", "京东", True),
+    ("tmall", "天猫", True),
+    ("taobao", "淘宝", True),
+    ("aliexpress", "速卖通", False),
+    ("pdd", "拼多多", True),
+    ("douyin", "抖音", True),
+    ("kuaishou", "快手", False),
+    ("vip", "唯品会", False),
+    ("xiaohongshu", "小红书", False),
+    ("amazon", "亚马逊", False),
+]
+
+# (code, name, description, price, period in months or None for one-off)
+MODULES = [
+    ("open-platform", "开放平台对接服务", "对接平台开放接口，完成店铺授权、接口配置与联调上线。", Decimal("2000.00"), 12),
+    ("order-sync", "订单同步服务", "平台订单实时下载到 ERP，自动审单、合并与拆分。", Decimal("1200.00"), 12),
+    ("stock-sync", "库存同步服务", "按仓库与策略把 ERP 可用库存回写到平台，避免超卖。", Decimal("1000.00"), 12),
+    ("waybill", "电子面单服务", "开通并配置平台电子面单模板，一次性实施。", Decimal("800.00"), None),
+    ("aftersale-sync", "售后退款同步服务", "平台退款、退货申请同步到 ERP，处理结果自动回传。", Decimal("1500.00"), 12),
+]
+
+# Added to a module's price on the larger product lines.
+LINE_SURCHARGE = {"e3": Decimal("0"), "e3plus": Decimal("300"), "e3omni": Decimal("600"), "bs3000": Decimal("200")}
+
+# Combinations left out, so narrowing the selector visibly removes choices.
+MISSING_PLATFORMS = {"bs3000": {"amazon", "xiaohongshu"}}
+MISSING_MODULES = {"amazon": {"waybill", "aftersale-sync"}, "aliexpress": {"waybill"}}
+
+# (line, platform, module)
+FEATURED = {
+    ("e3", "jd", "open-platform"),
+    ("e3", "tmall", "order-sync"),
+    ("e3plus", "douyin", "open-platform"),
+    ("e3plus", "pdd", "stock-sync"),
+    ("e3omni", "tmall", "open-platform"),
+    ("e3omni", "jd", "aftersale-sync"),
+    ("e3omni", "xiaohongshu", "order-sync"),
+    ("bs3000", "taobao", "open-platform"),
+}
+# Present but off sale: no customer page may ever show them.
+INACTIVE = {("e3", "kuaishou", "aftersale-sync"), ("bs3000", "vip", "stock-sync")}
+
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    role: str
+    group: str | None = None
+    is_staff: bool = True
+    is_superuser: bool = False
+    real_name: str = ""
+    mobile: str = ""
+    company: str = ""
+
+    @property
+    def password(self):
+        return f"{self.username}-pass-2026"
+
+    @property
+    def email(self):
+        return f"{self.username}@example.com"
+
+
+# Staff are never superusers, so the demo shows what each group may really do.
+DEMO_ACCOUNTS = [
+    DemoAccount(
+        "demo", _("customer"), is_staff=False, real_name="演示客户", mobile="+8613800138000", company="演示商贸有限公司"
+    ),
+    DemoAccount("reviewer", _("order reviewer"), group="订单审核", real_name="审核专员"),
+    DemoAccount("finance", _("finance"), group="财务", real_name="财务专员"),
+    DemoAccount("operator", _("catalog operations"), group="运营", real_name="运营专员"),
+    DemoAccount("admin", _("superuser, for set-up only"), is_superuser=True),
+]
+DEMO_CUSTOMER = "demo"
+DEMO_PRODUCT_KEY = ("E3O-1A2B-3C4D-5E6F", "演示旗舰店")
+
+
+def demo_password_hash(password):
+    """The demo passwords are printed for anyone to read, so a full-strength hash (~0.5 s
+    each here) protects nothing and makes every seed slow. PBKDF2 stores its iteration
+    count in the hash: a cheap one still verifies, and Django re-hashes it at full
+    strength on the first sign-in."""
+    hasher = get_hasher()
+    if isinstance(hasher, PBKDF2PasswordHasher):
+        return hasher.encode(password, hasher.salt(), iterations=1000)
+    return make_password(password)
+
+
+class Command(BaseCommand):
+    help = _("Create or reset the demo catalog and demo accounts (safe to run again).")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--quiet", action="store_true", help=_("Do not print the demo sign-ins."))
+
+    @transaction.atomic
+    def handle(self, *args, quiet=False, **options):
+        lines = self.seed_product_lines()
+        platforms = self.seed_platforms()
+        modules = self.seed_modules()
+        services = self.seed_services(lines, platforms, modules)
+        self.seed_accounts()
+
+        if not quiet:
+            self.print_logins()
+        self.stdout.write(
+            self.style.SUCCESS(
+                gettext(
+                    "seeded %(lines)d product lines, %(platforms)d platforms, %(modules)d modules, "
+                    "%(services)d services"
+                )
+                % {"lines": len(lines), "platforms": len(platforms), "modules": len(modules), "services": services}
+            )
+        )
+
+    def seed_product_lines(self):
+        return {
+            code: ProductLine.objects.update_or_create(
+                code=code,
+                defaults={"name": name, "key_pattern": f"{prefix}-{HEX4}-{HEX4}-{HEX4}", "sort": sort, "active": True},
+            )[0]
+            for sort, (code, name, prefix) in enumerate(PRODUCT_LINES, start=1)
+        }
+
+    def seed_platforms(self):
+        return {
+            code: Platform.objects.update_or_create(
+                code=code, defaults={"name": name, "refundable": refundable, "sort": sort, "active": True}
+            )[0]
+            for sort, (code, name, refundable) in enumerate(PLATFORMS, start=1)
+        }
+
+    def seed_modules(self):
+        return {
+            code: Module.objects.update_or_create(
+                code=code, defaults={"name": name, "description": description, "sort": sort, "active": True}
+            )[0]
+            for sort, (code, name, description, _price, _period) in enumerate(MODULES, start=1)
+        }
+
+    def seed_services(self, lines, platforms, modules):
+        count = 0
+        for line_code, line in lines.items():
+            for platform_code, platform in platforms.items():
+                if platform_code in MISSING_PLATFORMS.get(line_code, ()):
+                    continue
+                for module_code, name, description, price, period in MODULES:
+                    if module_code in MISSING_MODULES.get(platform_code, ()):
+                        continue
+                    combination = (line_code, platform_code, module_code)
+                    Service.objects.update_or_create(
+                        product_line=line,
+                        platform=platform,
+                        module=modules[module_code],
+                        defaults={
+                            "name": f"{line.name}-{platform.name}{name}",
+                            "standard_price": price + LINE_SURCHARGE[line_code],
+                            "unit": "次",
+                            "period_months": period,
+                            # A one-off setup is done once it is delivered: nothing to refund.
+                            "refund_window_days": 7 if period else 0,
+                            "tax_rate": Decimal("0.06"),
+                            "description": f"适用于 {line.name} 的{platform.name}店铺。{description}",
+                            "featured": combination in FEATURED,
+                            "active": combination not in INACTIVE,
+                        },
+                    )
+                    count += 1
+        return count
+
+    def seed_accounts(self):
+        """Demo accounts with their published passwords, reset on every run (and any
+        sign-in lockout cleared) so the printed logins always work."""
+        groups = self.staff_groups()
+        for account in DEMO_ACCOUNTS:
+            user, _created = User.objects.update_or_create(
+                username=account.username,
+                defaults={
+                    "password": demo_password_hash(account.password),
+                    "email": account.email,
+                    "real_name": account.real_name,
+                    "mobile": account.mobile,
+                    "company": account.company,
+                    "is_active": True,
+                    "is_staff": account.is_staff,
+                    "is_superuser": account.is_superuser,
+                },
+            )
+            user.groups.set([groups[account.group]] if account.group else [])
+            axes_reset(username=user.username)
+            if user.username == DEMO_CUSTOMER:
+                key, label = DEMO_PRODUCT_KEY
+                product_key_save(user=user, key=key, label=label)
+
+    def staff_groups(self):
+        names = {account.group for account in DEMO_ACCOUNTS if account.group}
+        groups = {group.name: group for group in Group.objects.filter(name__in=names)}
+        if missing := names - set(groups):
+            raise CommandError(
+                gettext("Staff groups %(names)s are missing: run manage.py migrate first.")
+                % {"names": ", ".join(sorted(missing))}
+            )
+        return groups
+
+    def print_logins(self):
+        # A heading sentence rather than column titles: translated titles are wide
+        # CJK characters that would break the alignment of the ASCII columns.
+        self.stdout.write(gettext("Demo sign-ins (username, password, role):"))
+        for account in DEMO_ACCOUNTS:
+            self.stdout.write(f"  {account.username:<10}{account.password:<20}{account.role}")
