@@ -1,0 +1,253 @@
+"""The email task, in-process (Celery is eager in mall.settings.test) and, in the
+redis tier, on a real worker that takes the task from the real Redis broker."""
+
+import email
+import email.policy
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from smtplib import SMTPServerDisconnected
+
+import pytest
+from kombu import pools as kombu_pools
+from django.conf import settings as django_settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core import mail
+from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
+
+from accounts.tasks import email_send_task
+from accounts.tests.factories import UserFactory
+from mall.celery import app as celery_app
+
+BASE_DIR = Path(django_settings.BASE_DIR)
+RESET_LINK = re.compile(r"http://testserver/accounts/password-reset/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)/")
+WORKER_WAIT_SECONDS = 30
+
+
+def test_email_send_task_sends_plain_text_with_an_html_alternative():
+    email_send_task.delay(subject="主题", body="正文", to=["a@example.com"], html_body="<p>正文</p>")
+
+    assert len(mail.outbox) == 1
+    assert (mail.outbox[0].subject, mail.outbox[0].body, mail.outbox[0].to) == ("主题", "正文", ["a@example.com"])
+    assert mail.outbox[0].alternatives == [("<p>正文</p>", "text/html")]
+
+
+def test_email_send_task_retries_a_flaky_mail_server_until_the_email_goes_out(flaky_backend):
+    flaky_backend.failures = 2
+
+    result = email_send_task.delay(subject="主题", body="正文", to=["a@example.com"])
+
+    assert result.successful()
+    assert flaky_backend.attempts == 3
+    assert len(mail.outbox) == 1
+
+
+def test_email_send_task_gives_up_after_its_retries_without_raising_into_the_caller(flaky_backend):
+    flaky_backend.failures = 100
+
+    result = email_send_task.delay(subject="主题", body="正文", to=["a@example.com"])
+
+    assert result.failed()
+    assert isinstance(result.result, SMTPServerDisconnected)
+    assert flaky_backend.attempts == email_send_task.max_retries + 1
+    assert mail.outbox == []
+
+
+# --- /readyz ----------------------------------------------------------------------
+# It reports on the broker the email task needs, so its Redis check lives with it.
+
+
+@pytest.mark.django_db
+def test_readyz_without_redis_configured_checks_only_the_database(client, settings):
+    settings.REDIS_URL = ""
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
+
+
+@pytest.mark.django_db
+def test_readyz_with_an_unreachable_redis_is_503(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "checks": {"database": "ok", "redis": "unavailable"}}
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_readyz_with_the_real_redis_reports_redis_ok(client, settings):
+    settings.REDIS_URL = os.environ["REDIS_URL"]
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+
+
+# --- A real worker on the real Redis ----------------------------------------------
+
+
+def _detach_broker_pools():
+    """Take the app's cached connection and producer pools away, so the next publish
+    builds pools for the broker configured then. Returns them for _restore_broker_pools."""
+    detached = celery_app._pool, celery_app.amqp._producer_pool
+    celery_app._pool = celery_app.amqp._producer_pool = None
+    return detached
+
+
+def _restore_broker_pools(detached):
+    """Close the pools built since _detach_broker_pools and drop them from kombu's
+    registry, which would hand them out again, closed; then put the old ones back."""
+    built = ((kombu_pools.producers, celery_app.amqp._producer_pool), (kombu_pools.connections, celery_app._pool))
+    for group, pool in built:
+        if pool is None:
+            continue
+        for hashed_key in [key for key, value in group.items() if value is pool]:
+            dict.__delitem__(group, hashed_key)
+        pool.force_close_all()
+    celery_app._pool, celery_app.amqp._producer_pool = detached
+
+
+@pytest.fixture
+def redis_worker(tmp_path):
+    """A Celery worker process consuming a queue of its own on the real Redis; the
+    test process publishes to that queue. Yields (worker, queue, mail_dir, log_path)."""
+    import redis
+
+    redis_url = os.environ["REDIS_URL"]
+    queue = f"test-accounts-{uuid.uuid4().hex}"
+    mail_dir = tmp_path / "mail"
+    mail_dir.mkdir()
+    log_path = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "mall.settings.local",
+        "REDIS_URL": redis_url,
+        "EMAIL_URL": f"filemail:///{mail_dir}",  # four slashes: django-environ's absolute path
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
+    }
+    env.pop("CELERY_BROKER_URL", None)
+    command = [
+        str(Path(sys.executable).with_name("celery")),
+        "-A",
+        "mall",
+        "worker",
+        "--pool",
+        "solo",
+        "--concurrency",
+        "1",
+        "-Q",
+        queue,
+        "-n",
+        f"{queue}@%h",
+        "--loglevel",
+        "warning",
+        "--without-heartbeat",
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    saved_conf = {
+        key: celery_app.conf[key] for key in ("task_always_eager", "broker_url", "task_default_queue")
+    }
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        celery_app.conf.update(task_always_eager=False, broker_url=redis_url, task_default_queue=queue)
+        detached = _detach_broker_pools()
+        try:
+            yield worker, queue, mail_dir, log_path
+        finally:
+            _restore_broker_pools(detached)
+            celery_app.amqp.queues.pop(queue, None)  # routing created it on first use
+            if getattr(celery_app.amqp.__dict__.get("default_queue"), "name", None) == queue:
+                del celery_app.amqp.__dict__["default_queue"]
+    finally:
+        celery_app.conf.update(saved_conf)
+        worker.terminate()
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=10)
+        client = redis.Redis.from_url(redis_url)
+        try:
+            client.delete(
+                queue,
+                f"_kombu.binding.{queue}",
+                f"_kombu.binding_permanent.{queue}",
+                *(f"{queue}\x06\x16{priority}" for priority in range(10)),
+            )
+        finally:
+            client.close()
+
+
+def _wait_for_email_file(worker, mail_dir, log_path):
+    deadline = time.monotonic() + WORKER_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        files = sorted(mail_dir.glob("*.log"))
+        if files and files[0].stat().st_size:
+            time.sleep(0.2)  # the backend writes and closes the file in one go; let it finish
+            return files
+        if worker.poll() is not None:
+            break
+        time.sleep(0.2)
+    pytest.fail(
+        f"no email from the worker within {WORKER_WAIT_SECONDS}s (exit code {worker.poll()}):\n"
+        + log_path.read_text(errors="replace")
+    )
+
+
+def _parse_email_file(path):
+    raw = path.read_bytes().split(b"\n" + b"-" * 79 + b"\n")[0]
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_password_reset_email_is_sent_by_a_real_worker_through_redis(
+    client, redis_worker, django_capture_on_commit_callbacks
+):
+    import redis
+
+    worker, queue, mail_dir, log_path = redis_worker
+    user = UserFactory()
+    assert celery_app.connection_for_write().transport.driver_type == "redis"
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post("/accounts/password-reset/", {"email": user.email})
+
+    assert response.status_code == 302
+    assert len(callbacks) == 1
+    assert mail.outbox == [], "the task ran in the test process instead of on the worker"
+    broker = redis.Redis.from_url(os.environ["REDIS_URL"])
+    try:
+        assert broker.exists(f"_kombu.binding.{queue}"), "the task was not published to Redis"
+    finally:
+        broker.close()
+
+    files = _wait_for_email_file(worker, mail_dir, log_path)
+
+    assert len(files) == 1
+    message = _parse_email_file(files[0])
+    with translation.override(django_settings.LANGUAGE_CODE):
+        expected_subject = "".join(render_to_string("accounts/emails/password_reset_subject.txt").splitlines())
+    assert message["Subject"] == expected_subject
+    assert message["To"] == user.email
+    plain = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    link = RESET_LINK.search(plain)
+    assert link, plain
+    assert link[0] in html
+    assert int(force_str(urlsafe_base64_decode(link["uid"]))) == user.pk
+    assert default_token_generator.check_token(user, link["token"])
