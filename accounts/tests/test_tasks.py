@@ -60,41 +60,6 @@ def test_email_send_task_gives_up_after_its_retries_without_raising_into_the_cal
     assert mail.outbox == []
 
 
-# --- /readyz ----------------------------------------------------------------------
-# It reports on the broker the email task needs, so its Redis check lives with it.
-
-
-@pytest.mark.django_db
-def test_readyz_without_redis_configured_checks_only_the_database(client, settings):
-    settings.REDIS_URL = ""
-
-    response = client.get("/readyz")
-
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok"}}
-
-
-@pytest.mark.django_db
-def test_readyz_with_an_unreachable_redis_is_503(client, settings):
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"
-
-    response = client.get("/readyz")
-
-    assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "checks": {"database": "ok", "redis": "unavailable"}}
-
-
-@pytest.mark.redis
-@pytest.mark.django_db
-def test_readyz_with_the_real_redis_reports_redis_ok(client, settings):
-    settings.REDIS_URL = os.environ["REDIS_URL"]
-
-    response = client.get("/readyz")
-
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
-
-
 # --- A real worker on the real Redis ----------------------------------------------
 
 

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from django.urls import reverse
 
@@ -23,6 +25,15 @@ def test_readyz_is_503_when_configured_redis_is_unreachable(client, settings):
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"] == {"database": "ok", "redis": "unavailable"}
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_readyz_reports_the_real_redis(client, settings):
+    settings.REDIS_URL = os.environ["REDIS_URL"]
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
 
 
 @pytest.mark.django_db
