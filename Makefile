@@ -3,7 +3,6 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-export DJANGO_SETTINGS_MODULE ?= mall.settings.local
 
 .PHONY: run test install install-dev system system-test bench messages migrate seed clean-db
 

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
@@ -27,18 +28,23 @@ SESSION_KEY_LINE = "catalog_key_product_line"
 
 
 def _filters_from(request):
+    """The form, its filters, and the selector's choices, narrowed alike.
+
+    A platform or module that the chosen product (and platform) has no service for
+    is dropped, as the selector no longer offers it: switching from E3 × 京东 to a
+    product without 京东 must not leave an invisible 京东 filter behind.
+    """
     form = ServiceFilterForm(request.GET)
     form.is_valid()
-    return form, form.filters()
-
-
-def _selector_context(filters):
-    return {
-        "product_lines": product_line_list(),
-        "platforms": platform_list(product_line=filters.product_line),
-        "modules": module_list(product_line=filters.product_line, platform=filters.platform),
-        "filters": filters,
-    }
+    filters = form.filters()
+    platforms = platform_list(product_line=filters.product_line)
+    if filters.platform and filters.platform not in platforms:
+        filters = replace(filters, platform=None, module=None)
+    modules = module_list(product_line=filters.product_line, platform=filters.platform)
+    if filters.module and filters.module not in modules:
+        filters = replace(filters, module=None)
+    selector = {"product_lines": product_line_list(), "platforms": platforms, "modules": modules, "filters": filters}
+    return form, filters, selector
 
 
 def _key_mismatch(request, product_line):
@@ -60,19 +66,14 @@ def _key_mismatch(request, product_line):
 
 @require_GET
 def home(request):
-    form, filters = _filters_from(request)
-    context = {
-        "form": form,
-        "featured": service_list_featured(),
-        "key_form": ProductKeyLookupForm(),
-        **_selector_context(filters),
-    }
+    form, _filters, selector = _filters_from(request)
+    context = {"form": form, "featured": service_list_featured(), "key_form": ProductKeyLookupForm(), **selector}
     return render(request, "catalog/home.html", context)
 
 
 @require_GET
 def service_list(request):
-    form, filters = _filters_from(request)
+    form, filters, selector = _filters_from(request)
     services = select_services(filters=filters)
     page = Paginator(services, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -84,7 +85,7 @@ def service_list(request):
         "services": page.object_list,
         "query": query.urlencode(),
         "key_lines": _key_mismatch(request, filters.product_line),
-        **_selector_context(filters),
+        **selector,
     }
     return render(request, "catalog/service_list.html", context)
 
@@ -98,8 +99,8 @@ def selector(request):
     """
     if not request.htmx:
         return redirect(f"{reverse('catalog:service-list')}?{request.GET.urlencode()}")
-    form, filters = _filters_from(request)
-    return render(request, "catalog/_selector.html", {"form": form, **_selector_context(filters)})
+    form, _filters, selector = _filters_from(request)
+    return render(request, "catalog/_selector.html", {"form": form, **selector})
 
 
 @require_GET

@@ -258,6 +258,14 @@ class TestSelectorPartial:
         assert "<html" not in response.text
         assert "速卖通" in response.text and "京东" not in response.text
 
+    def test_switching_product_drops_a_platform_the_new_product_lacks(self, client, catalog):
+        params = {"product": catalog["omni"].pk, "platform": catalog["jd"].pk}
+        response = client.get(self.URL, params, HTTP_HX_REQUEST="true")
+        assert response.context["filters"].platform is None
+        assert list(response.context["modules"]) == [catalog["omni_ali"].module]
+        listed = client.get(LIST, params)
+        assert list(listed.context["services"]) == [catalog["omni_ali"]]
+
     def test_plain_request_is_sent_to_the_list(self, client, catalog):
         response = client.get(self.URL, {"product": catalog["omni"].pk})
         assert response.status_code == 302
