@@ -1,0 +1,615 @@
+#!/usr/bin/env python3
+"""`make bench`: throughput and latency of the public pages under gunicorn.
+
+What it measures
+    The "Targets" of the design (DESIGN.md): each public page's requests per second as a
+    ratio to the same server's `/healthz` in the same run (the ratio cancels out
+    the machine), and its latency percentiles (p50, p95, p99) at 16 connections.
+    `/healthz` is the floor cost of a request through gunicorn, the middleware
+    stack and the WSGI handler; a page's ratio shows what its queries and
+    template add on top. `/healthz` is measured again last: when the machine's
+    other load changes during the run, that row's ratio drifts from 1.00 and the
+    table says the ratios are unreliable.
+
+How
+    1. An isolated environment under var/bench/: a fresh SQLite database
+       (or the PostgreSQL database named by BENCH_DATABASE_URL, dropped and
+       recreated), production settings with a random secret key, DEBUG off,
+       no Redis, STATIC_ROOT and MEDIA_ROOT of its own. Then `migrate`,
+       `collectstatic --noinput` and `seed_demo --quiet`.
+    2. gunicorn (2 sync workers, as in production) on a free port of 127.0.0.1.
+    3. For each endpoint: one GET that must answer 200, a short wrk warm-up,
+       then the measured wrk run. wrk runs from 127.0.0.1 only, for a bounded time.
+    4. A Markdown table on stdout and in var/bench/latest.md.
+    gunicorn is always stopped at the end (its whole process group), also on
+    failure or Ctrl-C.
+
+Why every request sends `X-Forwarded-Proto: https`
+    In production a TLS proxy terminates HTTPS and sets that header; the
+    production settings trust it (SECURE_PROXY_SSL_HEADER) and redirect any
+    request without it to https:// (SECURE_SSL_REDIRECT). Without the header
+    every request would be a 301 and the bench would measure the redirect
+    instead of the page. The header is sent both by the 200-check and by wrk.
+
+Errors
+    Any non-2xx response (counted by a small wrk Lua script: wrk's own
+    "Non-2xx or 3xx" line only counts status >= 400) or socket error/timeout
+    counts in the "errors" column, and a run with errors exits 1. A setup
+    failure (command fails, server does not start, a page does not answer 200)
+    exits 2.
+
+Environment (all optional)
+    BENCH_DURATION      seconds of each measured run (default 10)
+    BENCH_WARMUP        seconds of each warm-up run (default 2; 0 skips it)
+    BENCH_CONNECTIONS   wrk connections (default 16)
+    BENCH_THREADS       wrk threads (default 2)
+    BENCH_WORKERS       gunicorn workers (default 2)
+    BENCH_DATABASE_URL  a PostgreSQL URL instead of SQLite; the database name must
+                        contain "bench" because the bench drops and recreates it
+
+Run: `make bench`, or `.venv/bin/python scripts/bench.py` once the venv exists.
+Only the standard library (and, for PostgreSQL, the venv's psycopg2/environ).
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import json
+import os
+import platform as platform_module
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlencode
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+BENCH_DIR = BASE_DIR / "var" / "bench"
+VENV_BIN = BASE_DIR / ".venv" / "bin"
+PYTHON = VENV_BIN / "python"
+GUNICORN = VENV_BIN / "gunicorn"
+
+HOST = "127.0.0.1"
+FORWARDED_PROTO = ("X-Forwarded-Proto", "https")
+STARTUP_TIMEOUT = 60  # seconds for gunicorn to answer /healthz
+STOP_TIMEOUT = 10  # seconds for gunicorn to stop on SIGTERM before SIGKILL
+DRIFT_WARNING = 0.15  # warn when /healthz at the end differs from the start by more than this
+
+# wrk's Lua hooks: count non-2xx responses per thread, and print one
+# machine-readable line with the totals and latency percentiles (microseconds).
+WRK_LUA = r"""
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  non2xx = 0
+end
+
+function response(status, headers, body)
+  if status < 200 or status > 299 then
+    non2xx = non2xx + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local bad = 0
+  for _, thread in ipairs(threads) do
+    bad = bad + (thread:get("non2xx") or 0)
+  end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_RESULT {"requests": %d, "duration_us": %d, "bytes": %d, ' ..
+    '"connect": %d, "read": %d, "write": %d, "timeout": %d, "status_ge_400": %d, "non2xx": %d, ' ..
+    '"p50_us": %d, "p90_us": %d, "p95_us": %d, "p99_us": %d, "max_us": %d}\n',
+    summary.requests, summary.duration, summary.bytes,
+    e.connect, e.read, e.write, e.timeout, e.status, bad,
+    latency:percentile(50), latency:percentile(90), latency:percentile(95),
+    latency:percentile(99), latency.max))
+end
+"""
+
+
+class BenchError(Exception):
+    """A setup step failed: the bench cannot produce a meaningful table."""
+
+
+@dataclass(frozen=True)
+class Config:
+    duration: int
+    warmup: int
+    connections: int
+    threads: int
+    workers: int
+    database_url: str | None
+
+    @classmethod
+    def from_env(cls) -> Config:
+        def positive(name, default, minimum=1):
+            raw = os.environ.get(name, "").strip() or str(default)
+            try:
+                value = int(raw)
+            except ValueError:
+                raise BenchError(f"{name} must be a whole number, not {raw!r}") from None
+            if value < minimum:
+                raise BenchError(f"{name} must be at least {minimum}, not {value}")
+            return value
+
+        config = cls(
+            duration=positive("BENCH_DURATION", 10),
+            warmup=positive("BENCH_WARMUP", 2, minimum=0),
+            connections=positive("BENCH_CONNECTIONS", 16),
+            threads=positive("BENCH_THREADS", 2),
+            workers=positive("BENCH_WORKERS", 2),
+            database_url=os.environ.get("BENCH_DATABASE_URL") or None,
+        )
+        if config.threads > config.connections:
+            raise BenchError("BENCH_THREADS must not exceed BENCH_CONNECTIONS (wrk needs a connection per thread)")
+        return config
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    path: str  # as requested: percent-encoded
+
+    @property
+    def shown(self) -> str:
+        return unquote(self.path)
+
+
+@dataclass(frozen=True)
+class Result:
+    endpoint: Endpoint
+    requests: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+    error_detail: str
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+# --- environment -------------------------------------------------------------------
+
+
+def bench_environment(config: Config) -> dict[str, str]:
+    """The process environment of every manage.py command and of gunicorn.
+
+    Every variable the settings read that matters here is set explicitly, so a
+    developer's shell or .env (read with overwrite=False) cannot leak in.
+    """
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="mall.settings.production",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        DJANGO_DEBUG="False",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        DJANGO_SECURE_SSL_REDIRECT="True",
+        DATABASE_URL=config.database_url or f"sqlite:///{BENCH_DIR / 'db.sqlite3'}",
+        REDIS_URL="",  # empty = unset: per-process cache, tasks in-process
+        STATIC_ROOT=str(BENCH_DIR / "static"),
+        MEDIA_ROOT=str(BENCH_DIR / "media"),
+        EMAIL_URL="consolemail://",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def fresh_database(config: Config) -> None:
+    if config.database_url is None:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            (BENCH_DIR / f"db.sqlite3{suffix}").unlink(missing_ok=True)
+        return
+    fresh_postgres_database(config.database_url)
+
+
+def fresh_postgres_database(url: str) -> None:
+    """Drop and recreate the database BENCH_DATABASE_URL names (its name must say 'bench')."""
+    import environ  # the venv's django-environ: parses the URL as the settings will
+    import psycopg2
+    from psycopg2 import sql
+
+    db = environ.Env.db_url_config(url)
+    if "postgresql" not in db["ENGINE"]:
+        raise BenchError(f"BENCH_DATABASE_URL must be a PostgreSQL URL, got engine {db['ENGINE']}")
+    name = db["NAME"]
+    if "bench" not in name:
+        raise BenchError(f"BENCH_DATABASE_URL names database {name!r}: the bench drops it, so its name must contain 'bench'")
+    connection = psycopg2.connect(
+        dbname="postgres",
+        user=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or None,
+        port=db.get("PORT") or None,
+        connect_timeout=5,
+    )
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        connection.close()
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run a manage.py command; its output on success, BenchError with the output on failure."""
+    command = [str(PYTHON), "manage.py", *args]
+    completed = subprocess.run(command, cwd=BASE_DIR, env=env, capture_output=True, text=True)
+    if completed.returncode != 0:
+        output = (completed.stdout + completed.stderr).strip()
+        raise BenchError(f"`{' '.join(command[1:])}` failed (exit {completed.returncode}):\n{output[-4000:]}")
+    return completed.stdout
+
+
+# Run by `manage.py shell`: the ids the filtered and detail URLs need, from the seeded data.
+PICK_IDS = r"""
+import json
+from catalog.models import Platform, ProductLine, Service
+from catalog.selectors import service_list
+
+def one(model, value):
+    return model.objects.filter(name=value).first() or model.objects.filter(code__iexact=value).first()
+
+e3 = one(ProductLine, "E3")
+jd = one(Platform, "京东") or Platform.objects.filter(code__in=["jd", "jingdong"]).first()
+services = service_list()
+detail = (services.filter(product_line=e3, platform=jd).first() if e3 and jd else None) or services.first()
+print("BENCH_IDS " + json.dumps({
+    "e3": e3.pk if e3 else None,
+    "jd": jd.pk if jd else None,
+    "detail": detail.pk if detail else None,
+    "on_sale": services.count(),
+    "e3_jd": services.filter(product_line=e3, platform=jd).count() if e3 and jd else 0,
+}))
+"""
+
+
+def pick_ids(env: dict[str, str]) -> dict:
+    output = manage(env, "shell", "-c", PICK_IDS)
+    match = re.search(r"^BENCH_IDS (.*)$", output, re.MULTILINE)
+    if not match:
+        raise BenchError(f"could not read ids from the seeded database:\n{output}")
+    ids = json.loads(match.group(1))
+    missing = [what for what, key in (("product line E3", "e3"), ("platform 京东", "jd"), ("a service on sale", "detail")) if ids[key] is None]
+    if missing:
+        raise BenchError(f"seed_demo did not create {', '.join(missing)}")
+    return ids
+
+
+def endpoints(ids: dict) -> list[Endpoint]:
+    return [
+        Endpoint("healthz", "/healthz"),  # the baseline: first, and every ratio divides by it
+        Endpoint("home", "/"),
+        Endpoint("service list", "/services/"),
+        Endpoint("service list, E3 × 京东", "/services/?" + urlencode({"product": ids["e3"], "platform": ids["jd"]})),
+        Endpoint("service list, keyword", "/services/?" + urlencode({"q": "京东"})),
+        Endpoint("service detail", f"/services/{ids['detail']}/"),
+        # Again at the end: if the machine's load changed during the run, this
+        # row's ratio drifts away from 1.00 and the other ratios are suspect.
+        Endpoint("healthz, again", "/healthz"),
+    ]
+
+
+# --- gunicorn ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def get(port: int, path: str, timeout: float = 10) -> tuple[int, bytes]:
+    """One GET as the TLS proxy would forward it; redirects are not followed."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={FORWARDED_PROTO[0]: FORWARDED_PROTO[1]})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def start_gunicorn(env: dict[str, str], port: int, workers: int, log_file) -> subprocess.Popen:
+    command = [
+        str(GUNICORN),
+        "mall.wsgi:application",
+        "--workers", str(workers),
+        "--bind", f"{HOST}:{port}",
+        "--no-control-socket",  # gunicorn 27 otherwise opens a socket under ~/.gunicorn/
+    ]
+    log(f"starting {' '.join(command[1:])}")
+    # Its own session, so that stopping it means killing one process group.
+    return subprocess.Popen(
+        command, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_until_healthy(server: subprocess.Popen, port: int, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise BenchError(f"gunicorn exited with {server.returncode}; see {log_path}:\n{tail(log_path)}")
+        try:
+            status, _ = get(port, "/healthz", timeout=2)
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise BenchError(f"gunicorn did not answer /healthz within {STARTUP_TIMEOUT}s; see {log_path}:\n{tail(log_path)}")
+
+
+def stop_gunicorn(server: subprocess.Popen) -> None:
+    """SIGTERM the whole process group (master and workers), SIGKILL if it lingers."""
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        server.wait()
+        return
+    try:
+        server.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        log("gunicorn did not stop on SIGTERM: killing it")
+        try:
+            os.killpg(server.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        server.wait()
+    # Workers left behind by a master that died first.
+    try:
+        os.killpg(server.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+# --- wrk -----------------------------------------------------------------------------
+
+
+def check_200(port: int, endpoint: Endpoint, log_path: Path) -> None:
+    try:
+        status, body = get(port, endpoint.path)
+    except OSError as error:
+        raise BenchError(f"GET {endpoint.path} failed: {error}") from None
+    if status != 200:
+        snippet = body[:500].decode(errors="replace")
+        raise BenchError(
+            f"GET {endpoint.path} answered {status}, not 200: refusing to load it.\n{snippet}\n"
+            f"gunicorn log {log_path}:\n{tail(log_path)}"
+        )
+
+
+def wrk(config: Config, port: int, endpoint: Endpoint, seconds: int, lua: Path, raw_log) -> dict | None:
+    command = [
+        "wrk",
+        "--threads", str(config.threads),
+        "--connections", str(config.connections),
+        "--duration", f"{seconds}s",
+        "--timeout", "5s",
+        "--latency",
+        "--header", f"{FORWARDED_PROTO[0]}: {FORWARDED_PROTO[1]}",
+        "--script", str(lua),
+        f"http://{HOST}:{port}{endpoint.path}",
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    raw_log.write(f"$ {' '.join(command)}\n{completed.stdout}{completed.stderr}\n")
+    raw_log.flush()
+    if completed.returncode != 0:
+        raise BenchError(f"wrk failed on {endpoint.path} (exit {completed.returncode}):\n{completed.stderr}")
+    match = re.search(r"^BENCH_RESULT (.*)$", completed.stdout, re.MULTILINE)
+    if not match:
+        raise BenchError(f"wrk printed no result for {endpoint.path}:\n{completed.stdout}")
+    return json.loads(match.group(1))
+
+
+def measure(config: Config, port: int, endpoint: Endpoint, lua: Path, raw_log) -> Result:
+    if config.warmup:
+        wrk(config, port, endpoint, config.warmup, lua, raw_log)
+    data = wrk(config, port, endpoint, config.duration, lua, raw_log)
+    socket_errors = {key: data[key] for key in ("connect", "read", "write", "timeout") if data[key]}
+    detail = ", ".join(
+        [f"{data['non2xx']} non-2xx"] * bool(data["non2xx"]) + [f"{n} {kind}" for kind, n in socket_errors.items()]
+    )
+    return Result(
+        endpoint=endpoint,
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        p50_ms=data["p50_us"] / 1000,
+        p95_ms=data["p95_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        errors=data["non2xx"] + sum(socket_errors.values()),
+        error_detail=detail,
+    )
+
+
+# --- report --------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    model = "unknown CPU"
+    ram = "? GiB"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    return f"{cpus} CPUs (nproc), {model}, {ram} RAM, {platform_module.system()} {platform_module.release()}"
+
+
+def git_revision() -> str:
+    try:
+        revision = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=BASE_DIR, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=BASE_DIR, capture_output=True, text=True
+        ).stdout.strip()
+        return revision + (" + uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def report(config: Config, results: list[Result], started: datetime.datetime, load: str, ids: dict) -> str:
+    baseline = results[0].rps if results and results[0].endpoint.path == "/healthz" else 0.0
+    database = "PostgreSQL (BENCH_DATABASE_URL)" if config.database_url else "SQLite (var/bench/db.sqlite3)"
+    lines = [
+        f"## make bench — {started:%Y-%m-%d %H:%M %Z}".rstrip(),
+        "",
+        f"- Machine: {machine()}; wrk and gunicorn share it; load average {load} before the run",
+        f"- Run: {config.duration} s per endpoint after a {config.warmup} s warm-up, "
+        f"{config.connections} connections, {config.threads} wrk threads, "
+        f"gunicorn {config.workers} sync workers, production settings, {database}, no Redis",
+        f"- Data: seed_demo, {ids['on_sale']} services on sale ({ids['e3_jd']} for E3 × 京东); git {git_revision()}",
+        "",
+        "| endpoint | req/s | p50 ms | p95 ms | p99 ms | ratio to /healthz | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        ratio = f"{result.rps / baseline:.2f}" if baseline else "–"
+        lines.append(
+            f"| {result.endpoint.name} `{result.endpoint.shown}` | {result.rps:,.0f} | {result.p50_ms:.1f} | "
+            f"{result.p95_ms:.1f} | {result.p99_ms:.1f} | {ratio} | {result.errors} |"
+        )
+    failed = [r for r in results if r.errors]
+    if failed:
+        lines += ["", "Errors: " + "; ".join(f"{r.endpoint.shown}: {r.error_detail}" for r in failed)]
+    repeats = [r for r in results[1:] if r.endpoint.path == "/healthz"]
+    drift = repeats[-1].rps / baseline - 1 if baseline and repeats else 0.0
+    if abs(drift) > DRIFT_WARNING:
+        lines += [
+            "",
+            f"Warning: /healthz changed by {drift:+.0%} between the start and the end of the run "
+            "(other load on the machine?): the ratios are unreliable, run it again.",
+        ]
+    misses = []
+    for result in results[1:]:
+        if result.endpoint.path == "/healthz":
+            continue
+        if baseline and result.rps / baseline < 0.5:
+            misses.append(f"{result.endpoint.name} ratio {result.rps / baseline:.2f}")
+        if result.p95_ms >= 200:
+            misses.append(f"{result.endpoint.name} p95 {result.p95_ms:.0f} ms")
+    lines += [
+        "",
+        "Targets (DESIGN.md): public pages ratio ≥ 0.5, p95 < 200 ms at 16 connections. "
+        + ("Missed: " + "; ".join(misses) + "." if misses else "All met in this run."),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --- main ----------------------------------------------------------------------------
+
+
+def preflight() -> None:
+    for path in (PYTHON, GUNICORN):
+        if not path.exists():
+            raise BenchError(f"{path} is missing: run `make install-dev` (or `make bench`) first")
+    if shutil.which("wrk") is None:
+        raise BenchError("wrk is not installed: `scripts/install-system-packages.sh bench` installs it")
+    if not (BASE_DIR / "catalog" / "management" / "commands" / "seed_demo.py").exists():
+        raise BenchError("catalog/management/commands/seed_demo.py is missing: the bench needs its demo data")
+
+
+def run(config: Config) -> int:
+    preflight()
+    started = datetime.datetime.now().astimezone()
+    load = " ".join(f"{n:.2f}" for n in os.getloadavg())
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    env = bench_environment(config)
+
+    log("fresh database, migrate, collectstatic, seed_demo")
+    fresh_database(config)
+    manage(env, "migrate", "--noinput", "-v", "0")
+    manage(env, "collectstatic", "--noinput", "-v", "0")
+    manage(env, "seed_demo", "--quiet")
+    ids = pick_ids(env)
+    targets = endpoints(ids)
+
+    port = free_port()
+    log_path = BENCH_DIR / "gunicorn.log"
+    results = []
+    with open(log_path, "w") as log_file, open(BENCH_DIR / "wrk.log", "w") as raw_log, \
+            tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench_", dir=BENCH_DIR) as lua:
+        lua.write(WRK_LUA)
+        lua.flush()
+        server = None
+        try:
+            server = start_gunicorn(env, port, config.workers, log_file)
+            wait_until_healthy(server, port, log_path)
+            for endpoint in targets:
+                check_200(port, endpoint, log_path)
+            for endpoint in targets:
+                log(f"loading {endpoint.shown} for {config.warmup} + {config.duration} s")
+                results.append(measure(config, port, endpoint, Path(lua.name), raw_log))
+                if server.poll() is not None:
+                    raise BenchError(f"gunicorn died during the run; see {log_path}:\n{tail(log_path)}")
+        finally:
+            if server is not None:
+                stop_gunicorn(server)
+                log("gunicorn stopped")
+
+    table = report(config, results, started, load, ids)
+    (BENCH_DIR / "latest.md").write_text(table)
+    print(table)
+    log(f"table written to {(BENCH_DIR / 'latest.md').relative_to(BASE_DIR)}; raw wrk output in var/bench/wrk.log")
+    if any(result.errors for result in results):
+        log("FAILED: some responses were errors (see the errors column)")
+        return 1
+    return 0
+
+
+def raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main() -> int:
+    # SIGTERM/SIGHUP take the same path as Ctrl-C, so `finally` stops gunicorn.
+    signal.signal(signal.SIGTERM, raise_interrupt)
+    signal.signal(signal.SIGHUP, raise_interrupt)
+    try:
+        return run(Config.from_env())
+    except BenchError as error:
+        log(f"FAILED: {error}")
+        return 2
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
