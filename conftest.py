@@ -40,6 +40,14 @@ def _tier_problem(tier: str) -> str | None:
 TIERS = ("postgres", "redis", "e2e")
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache, as a fresh deployment would."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def pytest_runtest_setup(item):
     for tier in TIERS:
         if item.get_closest_marker(tier) is None:

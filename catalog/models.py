@@ -28,6 +28,7 @@ class ProductLine(models.Model):
     )
     sort = models.PositiveSmallIntegerField(_("sort order"), default=0)
     active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["sort", "id"]
@@ -54,6 +55,7 @@ class Platform(models.Model):
     )
     sort = models.PositiveSmallIntegerField(_("sort order"), default=0)
     active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["sort", "id"]
@@ -72,6 +74,7 @@ class Module(models.Model):
     description = models.TextField(_("description"), blank=True)
     sort = models.PositiveSmallIntegerField(_("sort order"), default=0)
     active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         ordering = ["sort", "id"]

@@ -1,8 +1,11 @@
 """Reads of the catalog shared by views, admin and later the order pages."""
 
+import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from .exceptions import MalformedProductKey, UnknownProductKey
@@ -10,6 +13,9 @@ from .models import Module, Platform, ProductLine, Service
 
 PRODUCT_KEY_FORMAT = re.compile(r"[A-Z0-9][A-Z0-9+\-]{3,63}")
 SEARCH_TERMS_MAX = 8
+# Cached catalog reads are keyed by catalog_version(), so they are never stale; the
+# timeout only bounds how long entries of older versions linger.
+CACHE_TIMEOUT = 10 * 60
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,22 @@ def service_list(*, filters: ServiceFilters | None = None) -> QuerySet[Service]:
     return services
 
 
-def service_list_featured(*, limit: int = 8) -> QuerySet[Service]:
-    return service_list().filter(featured=True)[:limit]
+def service_list_featured(*, limit: int = 8) -> list[Service]:
+    key = f"catalog:featured:{catalog_version()}:{limit}"
+    return cache.get_or_set(key, lambda: list(service_list().filter(featured=True)[:limit]), CACHE_TIMEOUT)
+
+
+def service_ids(*, filters: ServiceFilters) -> list[int]:
+    """Ids of the services matching `filters`, in catalog order (cached per catalog version)."""
+    digest = hashlib.sha256(repr((filters.q, *_ids(filters))).encode()).hexdigest()[:32]
+    key = f"catalog:ids:{catalog_version()}:{digest}"
+    return cache.get_or_set(key, lambda: list(service_list(filters=filters).values_list("pk", flat=True)), CACHE_TIMEOUT)
+
+
+def service_list_by_ids(ids: list[int]) -> list[Service]:
+    """The services with these ids, joined with their line, platform and module, in the order given."""
+    by_id = Service.objects.select_related("product_line", "platform", "module").in_bulk(ids)
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 def service_get_on_sale(*, pk: int) -> Service:
@@ -74,6 +94,72 @@ def module_list(*, product_line: ProductLine | None = None, platform: Platform |
     if platform:
         lookups["platform"] = platform
     return Module.objects.filter(active=True).filter(_on_sale_for(**lookups))
+
+
+@dataclass(frozen=True)
+class Navigation:
+    """What the product → platform → module selector offers, and the filters it shows."""
+
+    product_lines: list[ProductLine]
+    platforms: list[Platform]
+    modules: list[Module]
+    filters: ServiceFilters
+    version: str
+
+    @property
+    def cache_key(self) -> str:
+        """Identifies what these filters select, for caching rendered results."""
+        return hashlib.sha256(repr((self.version, self.filters.q, *_ids(self.filters))).encode()).hexdigest()[:32]
+
+
+def catalog_navigation(*, filters: ServiceFilters) -> Navigation:
+    """The selector's choices narrowed to what has services, and `filters` narrowed alike.
+
+    A platform or module that the chosen product (and platform) has no service for
+    is dropped, as the selector no longer offers it: switching from E3 × 京东 to a
+    product without 京东 must not leave an invisible 京东 filter behind.
+    """
+    version = catalog_version()
+
+    def cached(name, compute, *parts):
+        key = f"catalog:nav:{version}:{name}:{'-'.join(map(str, parts))}"
+        return cache.get_or_set(key, lambda: list(compute()), CACHE_TIMEOUT)
+
+    line_id = filters.product_line.pk if filters.product_line else None
+    platforms = cached("platforms", lambda: platform_list(product_line=filters.product_line), line_id)
+    if filters.platform and filters.platform not in platforms:
+        filters = replace(filters, platform=None, module=None)
+    platform_id = filters.platform.pk if filters.platform else None
+    modules = cached(
+        "modules", lambda: module_list(product_line=filters.product_line, platform=filters.platform), line_id, platform_id
+    )
+    if filters.module and filters.module not in modules:
+        filters = replace(filters, module=None)
+    return Navigation(cached("lines", product_line_list), platforms, modules, filters, version)
+
+
+def catalog_version() -> str:
+    """A stamp that changes whenever a catalog row is added, changed or deleted.
+
+    Built from each table's row count and latest updated_at (auto_now on save; bulk
+    updates must set it too, as the admin actions do). Cache keys of catalog reads
+    include it, so a change is visible on the next request in every process,
+    without signals and whether or not the cache is shared.
+    """
+    # One round trip of plain SQL: this runs on every catalog page, where building
+    # four ORM aggregates cost more than the reads the cache saves.
+    parts = []
+    for model in (ProductLine, Platform, Module, Service):
+        table = connection.ops.quote_name(model._meta.db_table)
+        parts.append(f"(SELECT COUNT(*) FROM {table}), (SELECT MAX(updated_at) FROM {table})")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(parts)}")
+        raw = "|".join(str(value) for value in cursor.fetchone())
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def _ids(filters: ServiceFilters) -> tuple:
+    return tuple(obj.pk if obj else None for obj in (filters.product_line, filters.platform, filters.module))
 
 
 def product_key_normalize(raw: str) -> str:

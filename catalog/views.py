@@ -1,9 +1,10 @@
-from dataclasses import replace
+from functools import partial
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.functional import SimpleLazyObject
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
@@ -13,13 +14,13 @@ from .exceptions import ProductKeyError
 from .forms import ProductKeyLookupForm, ServiceFilterForm
 from .models import ProductLine, Service
 from .selectors import (
-    module_list,
-    platform_list,
-    product_line_get_for_key,
-    product_line_list,
+    ServiceFilters,
+    catalog_navigation,
     product_key_normalize,
+    product_line_get_for_key,
     service_get_on_sale,
-    service_list as select_services,
+    service_ids,
+    service_list_by_ids,
     service_list_featured,
 )
 
@@ -28,23 +29,19 @@ SESSION_KEY_LINE = "catalog_key_product_line"
 
 
 def _filters_from(request):
-    """The form, its filters, and the selector's choices, narrowed alike.
-
-    A platform or module that the chosen product (and platform) has no service for
-    is dropped, as the selector no longer offers it: switching from E3 × 京东 to a
-    product without 京东 must not leave an invisible 京东 filter behind.
-    """
+    """The filter form and the selector it renders, with the filters narrowed alike."""
     form = ServiceFilterForm(request.GET)
     form.is_valid()
-    filters = form.filters()
-    platforms = platform_list(product_line=filters.product_line)
-    if filters.platform and filters.platform not in platforms:
-        filters = replace(filters, platform=None, module=None)
-    modules = module_list(product_line=filters.product_line, platform=filters.platform)
-    if filters.module and filters.module not in modules:
-        filters = replace(filters, module=None)
-    selector = {"product_lines": product_line_list(), "platforms": platforms, "modules": modules, "filters": filters}
-    return form, filters, selector
+    navigation = catalog_navigation(filters=form.filters())
+    selector = {
+        "product_lines": navigation.product_lines,
+        "platforms": navigation.platforms,
+        "modules": navigation.modules,
+        "filters": navigation.filters,
+        "results_key": navigation.cache_key,
+        "catalog_version": navigation.version,
+    }
+    return form, navigation.filters, selector
 
 
 def _key_mismatch(request, product_line):
@@ -67,23 +64,31 @@ def _key_mismatch(request, product_line):
 @require_GET
 def home(request):
     form, _filters, selector = _filters_from(request)
-    context = {"form": form, "featured": service_list_featured(), "key_form": ProductKeyLookupForm(), **selector}
+    context = {
+        "form": form,
+        # Fetched only when the template's cached featured fragment is missing.
+        "featured": SimpleLazyObject(service_list_featured),
+        "key_form": ProductKeyLookupForm(),
+        **selector,
+    }
     return render(request, "catalog/home.html", context)
 
 
 @require_GET
 def service_list(request):
     form, filters, selector = _filters_from(request)
-    services = select_services(filters=filters)
-    page = Paginator(services, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page = Paginator(service_ids(filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    # Page links carry the filters in effect, not whatever else the URL had: the
+    # results fragment they sit in is cached per filters.
+    query = {"q": filters.q, "product": filters.product_line, "platform": filters.platform, "module": filters.module}
+    query = urlencode({name: getattr(value, "pk", value) for name, value in query.items() if value})
     context = {
         "form": form,
         "problems": form.problems(),
         "page": page,
-        "services": page.object_list,
-        "query": query.urlencode(),
+        # Fetched only when the template's cached results fragment is missing.
+        "services": SimpleLazyObject(partial(service_list_by_ids, page.object_list)),
+        "query": query,
         "key_lines": _key_mismatch(request, filters.product_line),
         **selector,
     }
@@ -126,13 +131,13 @@ def key_finder(request):
             form.add_error("key", error.message)
         else:
             request.session[SESSION_KEY_LINE] = line.pk
-            services = select_services().filter(product_line=line)
-            page = Paginator(services, PAGE_SIZE).get_page(request.GET.get("page"))
+            ids = service_ids(filters=ServiceFilters(product_line=line))
+            page = Paginator(ids, PAGE_SIZE).get_page(request.GET.get("page"))
             context.update(
                 key=key,
                 product_line=line,
                 page=page,
-                services=page.object_list,
+                services=service_list_by_ids(page.object_list),
                 query=urlencode({"key": key}),
                 saved=request.user.is_authenticated and request.user.product_keys.filter(key=key).exists(),
             )

@@ -121,6 +121,42 @@ class TestServiceListView:
         assert queries_for_list() == few
 
 
+class TestCatalogChangesShowAtOnce:
+    """Catalog reads are cached; every change must show on the next request."""
+
+    def test_deactivated_service_leaves_list_and_selector(self, client, catalog):
+        assert client.get(LIST).context["page"].paginator.count == 2
+        catalog["omni_ali"].active = False
+        catalog["omni_ali"].save()
+        response = client.get(LIST)
+        assert list(response.context["services"]) == [catalog["e3_jd"]]
+        assert catalog["ali"] not in response.context["platforms"]
+
+    def test_renamed_platform_shows_in_the_selector(self, client, catalog):
+        client.get(reverse("catalog:home"))
+        catalog["ali"].name = "全球速卖通"
+        catalog["ali"].save()
+        assert "全球速卖通" in client.get(reverse("catalog:home")).text
+
+    def test_new_service_is_listed(self, client, catalog):
+        client.get(LIST)
+        ServiceFactory(product_line=catalog["e3"], platform=catalog["ali"], name="E3-新服务")
+        assert "E3-新服务" in client.get(LIST).text
+
+    def test_deleted_service_is_no_longer_listed(self, client, catalog):
+        extra = ServiceFactory(product_line=catalog["e3"], platform=catalog["ali"], name="E3-将删除")
+        assert "E3-将删除" in client.get(LIST).text
+        extra.delete()
+        assert "E3-将删除" not in client.get(LIST).text
+
+    def test_admin_bulk_deactivation_shows_at_once(self, client, admin_client, catalog):
+        assert catalog["e3_jd"] in client.get(reverse("catalog:home")).context["featured"]
+        changelist = reverse("admin:catalog_service_changelist")
+        admin_client.post(changelist, {"action": "deactivate_selected", "_selected_action": [catalog["e3_jd"].pk]})
+        assert list(client.get(reverse("catalog:home")).context["featured"]) == []
+        assert catalog["e3_jd"] not in client.get(LIST).context["services"]
+
+
 class TestBadInput:
     def test_thousand_character_query_is_reported_and_ignored(self, client, catalog):
         response = client.get(LIST, {"q": "京" * 1000})
