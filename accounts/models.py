@@ -43,3 +43,88 @@ class ProductKey(models.Model):
 
     def __str__(self):
         return self.key
+
+
+class InvoiceProfile(models.Model):
+    """发票信息: invoice details a customer saved, copied onto each order at checkout."""
+
+    class Kind(models.TextChoices):
+        ORDINARY = "ordinary", _("Ordinary invoice")
+        SPECIAL = "special", _("Special VAT invoice")
+
+    class TitleType(models.TextChoices):
+        COMPANY = "company", _("Company")
+        INDIVIDUAL = "individual", _("Individual")
+
+    user = models.ForeignKey(User, models.CASCADE, related_name="invoice_profiles", verbose_name=_("user"))
+    kind = models.CharField(_("invoice type"), max_length=16, choices=Kind.choices, default=Kind.ORDINARY)
+    title_type = models.CharField(_("title type"), max_length=16, choices=TitleType.choices, default=TitleType.COMPANY)
+    title = models.CharField(_("invoice title"), max_length=128)
+    taxpayer_id = models.CharField(_("taxpayer id"), max_length=18, blank=True)
+    address = models.CharField(_("registered address"), max_length=200, blank=True)
+    phone = models.CharField(_("registered phone"), max_length=32, blank=True)
+    bank = models.CharField(_("bank"), max_length=128, blank=True)
+    account = models.CharField(_("bank account"), max_length=64, blank=True)
+    contact = models.CharField(_("contact"), max_length=64, blank=True)
+    contact_phone = models.CharField(_("contact phone"), max_length=20, blank=True)
+    is_default = models.BooleanField(_("default"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-is_default", "-updated_at", "-id"]
+        verbose_name = _("invoice profile")
+        verbose_name_plural = _("invoice profiles")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(is_default=True), name="accounts_invoiceprofile_one_default"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.title} ({self.get_kind_display()})"
+
+
+class Address(models.Model):
+    """收货地址: where paper invoices are mailed."""
+
+    user = models.ForeignKey(User, models.CASCADE, related_name="addresses", verbose_name=_("user"))
+    recipient = models.CharField(_("recipient"), max_length=64)
+    mobile = models.CharField(_("mobile"), max_length=20)
+    region = models.CharField(_("province / city / district"), max_length=100)
+    detail = models.CharField(_("street address"), max_length=200)
+    postal_code = models.CharField(_("postal code"), max_length=6, blank=True)
+    is_default = models.BooleanField(_("default"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-is_default", "-updated_at", "-id"]
+        verbose_name = _("mailing address")
+        verbose_name_plural = _("mailing addresses")
+        constraints = [
+            models.UniqueConstraint(fields=["user"], condition=models.Q(is_default=True), name="accounts_address_one_default"),
+        ]
+
+    def __str__(self):
+        return f"{self.recipient} {self.region}{self.detail}"
+
+
+class Message(models.Model):
+    """我的消息: an in-site notice to a customer."""
+
+    user = models.ForeignKey(User, models.CASCADE, related_name="messages", verbose_name=_("user"))
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    link = models.CharField(_("link"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [models.Index(fields=["user", "read_at"], name="accounts_message_unread")]
+
+    def __str__(self):
+        return self.title

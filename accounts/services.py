@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from catalog.selectors import product_key_normalize, product_line_get_for_key
 
 from .exceptions import AccountError
-from .models import ProductKey, User
+from .models import Message, ProductKey, User
 
 PRODUCT_KEYS_MAX = 50
 
@@ -73,3 +73,8 @@ def email_send(*, subject: str, body: str, to: list[str], html_body: str | None 
     if html_body:
         message.attach_alternative(html_body, "text/html")
     message.send()
+
+
+def message_send(*, user: User, title: str, body: str = "", link: str = "") -> "Message":
+    """An in-site message (我的消息) to `user`. Part of the caller's transaction."""
+    return Message.objects.create(user=user, title=title[:200], body=body, link=link)

@@ -1,14 +1,10 @@
-from django.contrib.auth.decorators import login_required
 from django.urls import path
-from django.utils.translation import gettext_lazy as _
 
-from mall.views import coming
-
-from . import views
+from .views import account, checkout
 
 app_name = "orders"
 
 urlpatterns = [
-    path("checkout/<int:service_id>/", views.checkout, name="checkout"),
-    path("account/orders/", login_required(coming), {"title": _("My orders")}, name="list"),
+    path("checkout/<int:service_id>/", checkout.checkout, name="checkout"),
+    path("account/orders/", account.order_list, name="list"),
 ]

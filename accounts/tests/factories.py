@@ -44,3 +44,39 @@ class ProductKeyFactory(DjangoModelFactory):
 
     class Meta:
         model = ProductKey
+
+
+class InvoiceProfileFactory(DjangoModelFactory):
+    """A complete special-VAT-ready company profile (a valid unified social credit code)."""
+
+    user = factory.SubFactory(UserFactory)
+    kind = "ordinary"
+    title_type = "company"
+    title = factory.Faker("company", locale="zh_CN")
+    taxpayer_id = "91310000134511148L"
+    address = "上海市闵行区号景路206弄"
+    phone = "021-64000000"
+    bank = "招商银行上海分行"
+    account = "1219 0000 0000 0001"
+    contact = factory.Faker("name", locale="zh_CN")
+    contact_phone = "+8613800138000"
+    is_default = False
+
+    class Meta:
+        model = "accounts.InvoiceProfile"
+
+    class Params:
+        special = factory.Trait(kind="special")
+
+
+class AddressFactory(DjangoModelFactory):
+    user = factory.SubFactory(UserFactory)
+    recipient = factory.Faker("name", locale="zh_CN")
+    mobile = "+8613900139000"
+    region = "上海市 闵行区"
+    detail = "号景路206弄10号"
+    postal_code = "201100"
+    is_default = False
+
+    class Meta:
+        model = "accounts.Address"

@@ -179,6 +179,9 @@ SELLER = {
 
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 
+# Called with order_id= after a receipt confirmation commits (invoice and contract).
+ORDER_DOCUMENTS_HOOK = "invoicing.services.order_documents_request"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,0 +1,237 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from accounts.models import InvoiceProfile
+
+MONEY = {"max_digits": 12, "decimal_places": 2}
+
+
+class Agreement(models.Model):
+    """《店铺订购协议》: the agreement a customer accepts at checkout, by version."""
+
+    version = models.CharField(_("version"), max_length=32, unique=True)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("text"))
+    published_at = models.DateTimeField(
+        _("published at"), null=True, blank=True, help_text=_("The newest published version is the one customers accept.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        verbose_name = _("store ordering agreement")
+        verbose_name_plural = _("store ordering agreements")
+
+    def __str__(self):
+        return f"{self.title} ({self.version})"
+
+
+class Order(ConcurrentTransitionMixin, models.Model):
+    """主订单: one checkout. Its status changes only through orders.services."""
+
+    class Status(models.TextChoices):
+        AWAITING_PAYMENT = "awaiting_payment", _("Awaiting payment · under review")
+        REJECTED = "rejected", _("Review not passed")
+        IN_TRADE = "in_trade", _("In trade")
+        SUCCESS = "success", _("Trade successful")
+        REFUNDING = "refunding", _("Refunding")
+        REFUNDED = "refunded", _("Refunded")
+        FAILED = "failed", _("Trade failed")
+
+    class PaymentMethod(models.TextChoices):
+        THIRD_PARTY = "third_party", _("Third-party payment")
+        BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+
+    number = models.CharField(_("main order number"), max_length=32, unique=True)
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.PROTECT, related_name="orders", verbose_name=_("customer")
+    )
+    status = FSMField(_("status"), max_length=20, choices=Status.choices, default=Status.AWAITING_PAYMENT, protected=True)
+    # Repeating a checkout POST (double click, resend) finds the order it made.
+    checkout_token = models.UUIDField(_("checkout token"), editable=False)
+
+    # Invoice snapshot: copied from the profile at checkout; later profile edits never touch it.
+    invoice_kind = models.CharField(_("invoice type"), max_length=16, choices=InvoiceProfile.Kind.choices)
+    invoice_title_type = models.CharField(_("title type"), max_length=16, choices=InvoiceProfile.TitleType.choices)
+    invoice_title = models.CharField(_("invoice title"), max_length=128)
+    invoice_taxpayer_id = models.CharField(_("taxpayer id"), max_length=18, blank=True)
+    invoice_address = models.CharField(_("registered address"), max_length=200, blank=True)
+    invoice_phone = models.CharField(_("registered phone"), max_length=32, blank=True)
+    invoice_bank = models.CharField(_("bank"), max_length=128, blank=True)
+    invoice_account = models.CharField(_("bank account"), max_length=64, blank=True)
+    invoice_contact = models.CharField(_("contact"), max_length=64, blank=True)
+    invoice_contact_phone = models.CharField(_("contact phone"), max_length=20, blank=True)
+
+    # 补充信息
+    contract_customer_name = models.CharField(_("contract customer name"), max_length=128)
+    marketplace_order_no = models.CharField(_("service market order number"), max_length=64)
+    store_name = models.CharField(_("store name"), max_length=128)
+    seller_nick = models.CharField(_("seller nick"), max_length=64)
+    service_engineer = models.CharField(_("service engineer"), max_length=64)
+    reminder_name = models.CharField(_("expiry reminder recipient"), max_length=64)
+    reminder_mobile = models.CharField(_("recipient's mobile"), max_length=20)
+    reminder_email = models.EmailField(_("recipient's email"))
+    reminder_cc_email = models.EmailField(_("second recipient's email"), blank=True)
+    remarks = models.TextField(_("remarks"), blank=True)
+
+    payment_method = models.CharField(
+        _("payment method"), max_length=16, choices=PaymentMethod.choices, default=PaymentMethod.THIRD_PARTY
+    )
+    subtotal = models.DecimalField(_("subtotal"), **MONEY)
+    discount = models.DecimalField(_("discount"), **MONEY, default=Decimal("0.00"))
+    total = models.DecimalField(_("total"), **MONEY)
+    paid_amount = models.DecimalField(_("paid amount"), **MONEY, default=Decimal("0.00"))
+
+    agreement = models.ForeignKey(Agreement, models.PROTECT, related_name="+", verbose_name=_("agreement"))
+    agreement_version = models.CharField(_("agreement version"), max_length=32)
+    agreement_accepted_at = models.DateTimeField(_("agreement accepted at"))
+    agreement_accepted_ip = models.GenericIPAddressField(_("agreement accepted from"), null=True, blank=True)
+
+    rejection_reason = models.TextField(_("rejection reason"), blank=True)
+    close_reason = models.TextField(_("close reason"), blank=True)
+
+    submitted_at = models.DateTimeField(_("submitted at"))
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    rejected_at = models.DateTimeField(_("rejected at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+    failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "checkout_token"], name="orders_order_one_per_checkout"),
+            models.CheckConstraint(condition=models.Q(total__gte=0), name="orders_order_total_not_negative"),
+        ]
+        indexes = [models.Index(fields=["customer", "status", "-submitted_at"], name="orders_order_customer_status")]
+
+    def __str__(self):
+        return self.number
+
+    def get_absolute_url(self):
+        return reverse("orders:detail", args=[self.number])
+
+    # The allowed moves (DESIGN.md → Order states). Only orders.services calls these,
+    # under a row lock, and writes the matching OrderEvent.
+    @transition(field=status, source=Status.REJECTED, target=Status.AWAITING_PAYMENT)
+    def resubmit(self):
+        pass
+
+    @transition(field=status, source=Status.AWAITING_PAYMENT, target=Status.IN_TRADE)
+    def approve(self):
+        pass
+
+    @transition(field=status, source=Status.AWAITING_PAYMENT, target=Status.REJECTED)
+    def reject(self):
+        pass
+
+    @transition(field=status, source=[Status.AWAITING_PAYMENT, Status.REJECTED], target=Status.FAILED)
+    def cancel(self):
+        pass
+
+    @transition(field=status, source=[Status.AWAITING_PAYMENT, Status.REJECTED, Status.IN_TRADE], target=Status.FAILED)
+    def close(self):
+        pass
+
+    @transition(field=status, source=[Status.AWAITING_PAYMENT, Status.REJECTED], target=Status.FAILED)
+    def expire(self):
+        pass
+
+    @transition(field=status, source=Status.IN_TRADE, target=Status.SUCCESS)
+    def confirm_receipt(self):
+        pass
+
+    @property
+    def editable(self):
+        return self.status in (self.Status.AWAITING_PAYMENT, self.Status.REJECTED)
+
+
+class OrderLine(models.Model):
+    """交易流水: one service in an order, with the catalog's name and price as they were."""
+
+    order = models.ForeignKey(Order, models.CASCADE, related_name="lines", verbose_name=_("order"))
+    serial = models.CharField(_("transaction serial number"), max_length=16, unique=True)
+    service = models.ForeignKey("catalog.Service", models.PROTECT, related_name="+", verbose_name=_("service"))
+    service_name = models.CharField(_("service name"), max_length=120)
+    unit = models.CharField(_("unit"), max_length=8)
+    unit_price = models.DecimalField(_("standard price"), **MONEY)
+    quantity = models.PositiveSmallIntegerField(
+        _("quantity"), validators=[MinValueValidator(1), MaxValueValidator(99)]
+    )
+    discount = models.DecimalField(_("discount"), **MONEY, default=Decimal("0.00"))
+    subtotal = models.DecimalField(_("subtotal"), **MONEY)
+    service_start = models.DateField(_("service start"), null=True, blank=True)
+    service_end = models.DateField(_("service end"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+
+    def __str__(self):
+        return self.serial
+
+
+class OrderEvent(models.Model):
+    """One change of an order: the customer sees these as its timeline."""
+
+    class ActorKind(models.TextChoices):
+        CUSTOMER = "customer", _("Customer")
+        STAFF = "staff", _("Staff")
+        SYSTEM = "system", _("System")
+
+    order = models.ForeignKey(Order, models.CASCADE, related_name="events", verbose_name=_("order"))
+    action = models.CharField(_("action"), max_length=32)
+    from_status = models.CharField(_("from"), max_length=20, blank=True)
+    to_status = models.CharField(_("to"), max_length=20)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("actor")
+    )
+    actor_kind = models.CharField(_("by"), max_length=16, choices=ActorKind.choices)
+    note = models.TextField(_("note"), blank=True)
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
+
+    def __str__(self):
+        return f"{self.order_id} {self.action}"
+
+
+class DailySerial(models.Model):
+    """The last line serial handed out on a day; its row is locked while a serial is taken,
+    so serials are gap-free and unique under concurrency."""
+
+    day = models.DateField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily serial counter")
+        verbose_name_plural = _("daily serial counters")
+
+
+class CartItem(models.Model):
+    """清单: services a customer collects to check out together as one order."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, models.CASCADE, related_name="cart_items", verbose_name=_("user"))
+    service = models.ForeignKey("catalog.Service", models.CASCADE, related_name="+", verbose_name=_("service"))
+    quantity = models.PositiveSmallIntegerField(
+        _("quantity"), default=1, validators=[MinValueValidator(1), MaxValueValidator(99)]
+    )
+    added_at = models.DateTimeField(_("added at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        verbose_name = _("list item")
+        verbose_name_plural = _("list items")
+        constraints = [models.UniqueConstraint(fields=["user", "service"], name="orders_cartitem_unique")]

@@ -1,0 +1,80 @@
+"""Reads of orders shared by the customer pages, the admin and tasks."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from .models import CartItem, Order, OrderLine
+
+
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    statuses: tuple[str, ...]
+
+
+S = Order.Status
+# My Orders' tabs (guide step 4): 审核未通过 stays under 等待付款, 已退款 under 交易失败.
+TABS = (
+    Tab("awaiting", (S.AWAITING_PAYMENT, S.REJECTED)),
+    Tab("in_trade", (S.IN_TRADE,)),
+    Tab("success", (S.SUCCESS,)),
+    Tab("failed", (S.FAILED, S.REFUNDED)),
+    Tab("refunding", (S.REFUNDING,)),
+)
+TABS_BY_KEY = {tab.key: tab for tab in TABS}
+
+
+@dataclass(frozen=True)
+class OrderSearch:
+    tab: str | None = None
+    number: str = ""
+    start: date | None = None
+    end: date | None = None
+
+
+def order_list_for_customer(*, customer, search: OrderSearch | None = None) -> QuerySet[Order]:
+    """The customer's orders, newest first, with their lines, filtered by tab, by main
+    order number or line serial, and by order date (inclusive, Asia/Shanghai)."""
+    search = search or OrderSearch()
+    orders = Order.objects.filter(customer=customer)
+    if search.tab in TABS_BY_KEY:
+        orders = orders.filter(status__in=TABS_BY_KEY[search.tab].statuses)
+    number = search.number.strip().upper()
+    if number:
+        orders = orders.filter(Q(number=number) | Q(lines__serial=number)).distinct()
+    if search.start:
+        orders = orders.filter(submitted_at__date__gte=search.start)
+    if search.end:
+        orders = orders.filter(submitted_at__date__lte=search.end)
+    return orders.prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
+
+
+def order_tab_counts(*, customer) -> dict[str, int]:
+    """How many of the customer's orders each tab holds, in one query."""
+    aggregates = {
+        tab.key: Count("pk", filter=Q(status__in=tab.statuses)) for tab in TABS
+    }
+    return Order.objects.filter(customer=customer).aggregate(**aggregates)
+
+
+def order_get_for_customer(*, customer, number: str) -> Order:
+    """The customer's order by main number; Order.DoesNotExist for anyone else's."""
+    return (
+        Order.objects.filter(customer=customer)
+        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")), "events__actor")
+        .get(number=number)
+    )
+
+
+def cart_items_for(*, user) -> QuerySet[CartItem]:
+    return CartItem.objects.filter(user=user, service__in=_on_sale()).select_related(
+        "service__product_line", "service__platform", "service__module"
+    )
+
+
+def _on_sale():
+    from catalog.models import Service
+
+    return Service.objects.on_sale()

@@ -1,0 +1,424 @@
+"""Every write to orders. Views, the admin and tasks call these; nothing else changes
+an order's status. Each state change locks the order row, checks the move against
+the state machine on the model, saves, and writes an OrderEvent, in one transaction."""
+
+import logging
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from dateutil.relativedelta import relativedelta
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_fsm import can_proceed
+
+from accounts.models import InvoiceProfile
+from accounts.services import message_send
+from catalog.models import Service
+
+from .exceptions import OrderError, TransitionRefused
+from .models import Agreement, CartItem, DailySerial, Order, OrderEvent, OrderLine
+
+logger = logging.getLogger(__name__)
+
+CENT = Decimal("0.01")
+QUANTITY_MAX = 99
+NUMBER_ATTEMPTS = 8
+
+# Supplementary fields (补充信息) a customer enters and may edit while the order is under review.
+DETAIL_FIELDS = (
+    "contract_customer_name",
+    "marketplace_order_no",
+    "store_name",
+    "seller_nick",
+    "service_engineer",
+    "reminder_name",
+    "reminder_mobile",
+    "reminder_email",
+    "reminder_cc_email",
+    "remarks",
+)
+INVOICE_FIELDS = {
+    "invoice_kind": "kind",
+    "invoice_title_type": "title_type",
+    "invoice_title": "title",
+    "invoice_taxpayer_id": "taxpayer_id",
+    "invoice_address": "address",
+    "invoice_phone": "phone",
+    "invoice_bank": "bank",
+    "invoice_account": "account",
+    "invoice_contact": "contact",
+    "invoice_contact_phone": "contact_phone",
+}
+
+# Action names as the customer reads them in messages.
+ACTION_LABELS = {
+    "resubmit": gettext_lazy("Resubmit for review"),
+    "approve": gettext_lazy("Approve"),
+    "reject": gettext_lazy("Reject"),
+    "cancel": gettext_lazy("Cancel order"),
+    "close": gettext_lazy("Close order"),
+    "expire": gettext_lazy("Expire"),
+    "confirm_receipt": gettext_lazy("Confirm receipt"),
+    "edit": gettext_lazy("Modify information"),
+}
+
+
+def money(value) -> Decimal:
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class CheckoutItem:
+    service_id: int
+    quantity: int
+
+
+# --- Numbers ---------------------------------------------------------------------
+
+
+def order_number_generate(*, now=None) -> str:
+    """BS-ZX + local time to the second + 4 random digits, e.g. BS-ZX202105121200462141."""
+    now = timezone.localtime(now)
+    return f"BS-ZX{now:%Y%m%d%H%M%S}{random.SystemRandom().randrange(10000):04d}"
+
+
+def order_line_serials_take(*, count: int, day: date | None = None) -> list[str]:
+    """`count` consecutive line serials of `day` (default today, Asia/Shanghai): %y%m%d + 6 digits.
+
+    The day's counter row is locked until the caller's transaction ends, so concurrent
+    checkouts take distinct serials, and a rolled-back checkout leaves no gap.
+    """
+    day = day or timezone.localdate()
+    DailySerial.objects.bulk_create([DailySerial(day=day)], ignore_conflicts=True)
+    counter = DailySerial.objects.select_for_update().get(day=day)
+    first = counter.last + 1
+    counter.last += count
+    counter.save(update_fields=["last"])
+    return [f"{day:%y%m%d}{n:06d}" for n in range(first, first + count)]
+
+
+# --- Checkout ----------------------------------------------------------------------
+
+
+def agreement_current() -> Agreement | None:
+    return Agreement.objects.filter(published_at__lte=timezone.now()).order_by("-published_at", "-id").first()
+
+
+def order_price_lines(*, items: list[CheckoutItem]) -> list[dict]:
+    """The lines of a checkout priced from the catalog (never from the form).
+
+    Raises OrderError when the list is empty, a quantity is out of range, or a service
+    is not on sale.
+    """
+    if not items:
+        raise OrderError(_("Choose at least one service to order."))
+    services = Service.objects.on_sale().in_bulk([item.service_id for item in items])
+    lines = []
+    for item in items:
+        if not 1 <= item.quantity <= QUANTITY_MAX:
+            raise OrderError(_("The quantity must be between 1 and %(max)s.") % {"max": QUANTITY_MAX})
+        service = services.get(item.service_id)
+        if service is None:
+            raise OrderError(_("A service in this order is no longer on sale. Please choose again."))
+        discount = Decimal("0.00")
+        lines.append(
+            {
+                "service": service,
+                "quantity": item.quantity,
+                "unit_price": service.standard_price,
+                "discount": discount,
+                "subtotal": money(service.standard_price * item.quantity - discount),
+            }
+        )
+    return lines
+
+
+def order_submit(
+    *,
+    customer,
+    items: list[CheckoutItem],
+    invoice_profile: InvoiceProfile,
+    details: dict,
+    payment_method: str,
+    agreement: Agreement,
+    accepted_ip: str | None,
+    checkout_token: uuid.UUID,
+    from_cart: bool = False,
+) -> Order:
+    """店铺订购结算: one main order with a line per service, awaiting review.
+
+    Repeating the same checkout (same token) returns the order it made instead of a
+    second one. The invoice profile is copied, so later edits of it never reach the order.
+    """
+    existing = Order.objects.filter(customer=customer, checkout_token=checkout_token).first()
+    if existing:
+        return existing
+    if invoice_profile.user_id != customer.pk:
+        raise OrderError(_("Choose one of your own invoice profiles."))
+    if agreement is None or agreement != agreement_current():
+        raise OrderError(_("The store ordering agreement has changed. Please read and accept the current version."))
+    if payment_method not in Order.PaymentMethod.values:
+        raise OrderError(_("Choose a payment method."))
+    lines = order_price_lines(items=items)
+    subtotal = money(sum(line["unit_price"] * line["quantity"] for line in lines))
+    discount = money(sum(line["discount"] for line in lines))
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            order = _order_create(
+                customer=customer,
+                checkout_token=checkout_token,
+                invoice_profile=invoice_profile,
+                details=details,
+                payment_method=payment_method,
+                agreement=agreement,
+                accepted_ip=accepted_ip,
+                subtotal=subtotal,
+                discount=discount,
+                now=now,
+            )
+            serials = order_line_serials_take(count=len(lines))
+            OrderLine.objects.bulk_create(
+                OrderLine(
+                    order=order,
+                    serial=serial,
+                    service=line["service"],
+                    service_name=line["service"].name,
+                    unit=line["service"].unit,
+                    unit_price=line["unit_price"],
+                    quantity=line["quantity"],
+                    discount=line["discount"],
+                    subtotal=line["subtotal"],
+                )
+                for serial, line in zip(serials, lines, strict=True)
+            )
+            _event(order, action="submit", from_status="", actor=customer)
+            if from_cart:
+                CartItem.objects.filter(user=customer, service_id__in=[item.service_id for item in items]).delete()
+            message_send(
+                user=customer,
+                title=_("Order %(number)s submitted") % {"number": order.number},
+                body=_("Your order is awaiting review. We will tell you the result here."),
+                link=order.get_absolute_url(),
+            )
+    except IntegrityError:
+        # A concurrent repeat of this checkout won the race: answer with its order.
+        existing = Order.objects.filter(customer=customer, checkout_token=checkout_token).first()
+        if existing:
+            return existing
+        raise
+    return order
+
+
+def _order_create(*, customer, checkout_token, invoice_profile, details, payment_method, agreement, accepted_ip, subtotal, discount, now):
+    fields = {
+        "customer": customer,
+        "checkout_token": checkout_token,
+        "payment_method": payment_method,
+        "subtotal": subtotal,
+        "discount": discount,
+        "total": money(subtotal - discount),
+        "agreement": agreement,
+        "agreement_version": agreement.version,
+        "agreement_accepted_at": now,
+        "agreement_accepted_ip": accepted_ip,
+        "submitted_at": now,
+        **_invoice_snapshot(invoice_profile),
+        **{name: details.get(name, "") for name in DETAIL_FIELDS},
+    }
+    for _attempt in range(NUMBER_ATTEMPTS):
+        try:
+            with transaction.atomic():  # a savepoint: a number clash retries with another
+                return Order.objects.create(number=order_number_generate(now=now), **fields)
+        except IntegrityError:
+            if Order.objects.filter(customer=customer, checkout_token=checkout_token).exists():
+                raise
+    raise OrderError(_("The shop is very busy. Please submit again."))
+
+
+def _invoice_snapshot(profile: InvoiceProfile) -> dict:
+    return {order_field: getattr(profile, profile_field) for order_field, profile_field in INVOICE_FIELDS.items()}
+
+
+# --- State changes -------------------------------------------------------------------
+
+
+def _event(order, *, action, from_status, actor=None, note=""):
+    if actor is None:
+        kind = OrderEvent.ActorKind.SYSTEM
+    elif actor.pk == order.customer_id:
+        kind = OrderEvent.ActorKind.CUSTOMER
+    else:
+        kind = OrderEvent.ActorKind.STAFF
+    return OrderEvent.objects.create(
+        order=order, action=action, from_status=from_status, to_status=order.status, actor=actor, actor_kind=kind, note=note
+    )
+
+
+def _change(order: Order, move: str, *, actor, note: str = "", fields=(), apply=None) -> tuple[Order, bool]:
+    """Lock the order, make `move` (a transition method of Order), save, write the event.
+
+    A repeat of the move that was just made (a double click, a concurrent request)
+    finds the order already moved and changes nothing. Any other refused move raises
+    TransitionRefused and changes nothing. Returns the order and whether it moved.
+    """
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        transition = getattr(locked, move)
+        if not can_proceed(transition):
+            last = locked.events.order_by("-at", "-id").first()
+            if last and last.action == move:
+                return locked, False
+            raise TransitionRefused(locked, ACTION_LABELS[move])
+        from_status = locked.status
+        transition()
+        changed = apply(locked) if apply else ()
+        locked.save(update_fields=["status", "updated_at", *fields, *changed])
+        _event(locked, action=move, from_status=from_status, actor=actor, note=note)
+    return locked, True
+
+
+def order_edit(*, order: Order, actor, details: dict, invoice_profile: InvoiceProfile | None = None) -> Order:
+    """修改信息: new supplementary info (and invoice snapshot) while the order awaits review
+    or was rejected. Saving a rejected order resubmits it for review."""
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if not locked.editable:
+            raise TransitionRefused(locked, ACTION_LABELS["edit"])
+        if invoice_profile is not None and invoice_profile.user_id != locked.customer_id:
+            raise OrderError(_("Choose one of your own invoice profiles."))
+        changed = []
+        for name in DETAIL_FIELDS:
+            if name in details and getattr(locked, name) != details[name]:
+                setattr(locked, name, details[name])
+                changed.append(name)
+        if invoice_profile is not None:
+            for name, value in _invoice_snapshot(invoice_profile).items():
+                if getattr(locked, name) != value:
+                    setattr(locked, name, value)
+                    changed.append(name)
+        locked.save(update_fields=["updated_at", *changed])
+        _event(locked, action="edit", from_status=locked.status, actor=actor, note=", ".join(changed))
+        if locked.status == Order.Status.REJECTED:
+            locked, _moved = _change(locked, "resubmit", actor=actor)
+            message_send(
+                user=locked.customer,
+                title=_("Order %(number)s resubmitted for review") % {"number": locked.number},
+                link=locked.get_absolute_url(),
+            )
+    return locked
+
+
+def order_cancel(*, order: Order, actor) -> Order:
+    """取消订单, by the customer while the order awaits review or was rejected."""
+
+    def apply(o):
+        o.failed_at = timezone.now()
+        return ["failed_at"]
+
+    return _change(order, "cancel", actor=actor, apply=apply)[0]
+
+
+def order_approve(*, order: Order, actor, paid_amount: Decimal | None = None, service_start: date | None = None) -> Order:
+    """审核通过: the order moves to 交易中; each line's service period starts."""
+    start = service_start or timezone.localdate()
+
+    def apply(o):
+        o.paid_amount = money(o.total if paid_amount is None else paid_amount)
+        if o.paid_amount < 0 or o.paid_amount > o.total:
+            raise OrderError(_("The paid amount must be between 0 and the order total."))
+        o.approved_at = timezone.now()
+        for line in o.lines.select_related("service"):
+            months = line.service.period_months
+            line.service_start = start
+            line.service_end = start + relativedelta(months=months) - relativedelta(days=1) if months else None
+            line.save(update_fields=["service_start", "service_end"])
+        return ["paid_amount", "approved_at"]
+
+    with transaction.atomic():
+        approved, moved = _change(order, "approve", actor=actor, apply=apply)
+        if moved:
+            message_send(
+                user=approved.customer,
+                title=_("Order %(number)s approved") % {"number": approved.number},
+                body=_("Your order is now in trade."),
+                link=approved.get_absolute_url(),
+            )
+    return approved
+
+
+def order_reject(*, order: Order, actor, reason: str) -> Order:
+    """审核未通过: the customer sees `reason`, modifies the order and resubmits it."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise OrderError(_("Give the reason for the rejection: the customer sees it."))
+
+    def apply(o):
+        o.rejection_reason, o.rejected_at = reason, timezone.now()
+        return ["rejection_reason", "rejected_at"]
+
+    with transaction.atomic():
+        rejected, moved = _change(order, "reject", actor=actor, note=reason, apply=apply)
+        if moved:
+            message_send(
+                user=rejected.customer,
+                title=_("Order %(number)s did not pass review") % {"number": rejected.number},
+                body=reason,
+                link=rejected.get_absolute_url(),
+            )
+    return rejected
+
+
+def order_close(*, order: Order, actor, reason: str) -> Order:
+    """关闭订单, by staff, with a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise OrderError(_("Give the reason for closing the order."))
+
+    def apply(o):
+        o.close_reason, o.failed_at = reason, timezone.now()
+        return ["close_reason", "failed_at"]
+
+    return _change(order, "close", actor=actor, note=reason, apply=apply)[0]
+
+
+def order_expire(*, order: Order) -> Order:
+    """The system closes an order left awaiting review or rejected for too long."""
+
+    def apply(o):
+        o.failed_at = timezone.now()
+        return ["failed_at"]
+
+    return _change(order, "expire", actor=None, apply=apply)[0]
+
+
+def order_confirm_receipt(*, order: Order, actor=None) -> Order:
+    """确认收货 (the customer, or the system when `actor` is None): 交易中 → 交易成功.
+
+    After commit the documents hook (settings.ORDER_DOCUMENTS_HOOK) is called with the
+    order's id, once per confirmation: the invoicing app produces the invoice and contract.
+    """
+
+    def apply(o):
+        o.completed_at = timezone.now()
+        return ["completed_at"]
+
+    with transaction.atomic():
+        confirmed, moved = _change(order, "confirm_receipt", actor=actor, apply=apply)
+        if moved:
+            message_send(
+                user=confirmed.customer,
+                title=_("Order %(number)s completed") % {"number": confirmed.number},
+                body=_("Thank you. The invoice information is being prepared."),
+                link=confirmed.get_absolute_url(),
+            )
+            hook = import_string(settings.ORDER_DOCUMENTS_HOOK)
+            transaction.on_commit(lambda: hook(order_id=confirmed.pk))
+    return confirmed
