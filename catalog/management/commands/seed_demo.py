@@ -10,12 +10,14 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher, get_hasher, make_p
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.services import product_key_save
 from catalog.models import Module, Platform, ProductLine, Service
+from orders.models import Agreement
 
 HEX4 = "[0-9A-F]{4}"
 
@@ -68,6 +70,25 @@ FEATURED = {
     ("e3omni", "xiaohongshu", "order-sync"),
     ("bs3000", "taobao", "open-platform"),
 }
+AGREEMENT_VERSION = "2026-01"
+AGREEMENT_BODY = """第一条 订购内容
+客户通过云市场订购的店铺对接服务，以订购单所列服务商品、数量与服务期限为准。
+
+第二条 费用与开票
+订购单经销售方审核通过后进入交易中；客户确认收货后，系统生成开票信息。此订购单完成后可用于申请开票，无需实际支付。
+
+第三条 客户信息
+客户应保证所填写的发票信息、店铺名称、卖家NICK、服务市场订单号等信息真实准确，因信息错误导致的开票或服务延误由客户承担。
+
+第四条 退款
+可申请退款平台的订单，在服务商品规定的退款期限内可提交退款申请，经销售方审核后办理。
+
+第五条 到期提醒
+销售方将在服务到期前通过邮件、短信及站内消息提醒到期提醒接收人。
+
+第六条 其他
+本协议自客户勾选“我已阅读并同意以上协议”并提交订购单时生效。"""
+
 # Present but off sale: no customer page may ever show them.
 INACTIVE = {("e3", "kuaishou", "aftersale-sync"), ("bs3000", "vip", "stock-sync")}
 
@@ -131,6 +152,7 @@ class Command(BaseCommand):
         modules = self.seed_modules()
         services = self.seed_services(lines, platforms, modules)
         self.seed_accounts()
+        self.seed_agreement()
 
         if not quiet:
             self.print_logins()
@@ -222,6 +244,14 @@ class Command(BaseCommand):
             if user.username == DEMO_CUSTOMER:
                 key, label = DEMO_PRODUCT_KEY
                 product_key_save(user=user, key=key, label=label)
+
+    def seed_agreement(self):
+        """The 《店铺订购协议》 customers accept at checkout; published once, never rewritten,
+        since orders record the version they accepted."""
+        Agreement.objects.get_or_create(
+            version=AGREEMENT_VERSION,
+            defaults={"title": "店铺订购协议", "body": AGREEMENT_BODY, "published_at": timezone.now()},
+        )
 
     def staff_groups(self):
         names = {account.group for account in DEMO_ACCOUNTS if account.group}
