@@ -7,7 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from catalog.exceptions import ProductKeyError
 from catalog.selectors import product_key_normalize, product_line_get_for_key
 
-from .models import ProductKey, User
+from . import services
+from .models import Address, InvoiceProfile, Message, ProductKey, User
 
 
 @admin.register(User)
@@ -55,3 +56,54 @@ class ProductKeyAdmin(admin.ModelAdmin):
     search_fields = ["key", "label", "user__username", "user__email", "user__company"]
     raw_id_fields = ["user"]
     readonly_fields = ["product_line", "created_at"]
+
+
+class ReadMostlyAdmin(admin.ModelAdmin):
+    """Customers keep these themselves; staff look them up. No adding or editing here,
+    so the rules of the customer's forms (one default, checked codes) always hold."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(InvoiceProfile)
+class InvoiceProfileAdmin(ReadMostlyAdmin):
+    list_display = ["title", "user", "kind", "title_type", "taxpayer_id", "is_default", "updated_at"]
+    list_filter = ["kind", "title_type", "is_default"]
+    list_select_related = ["user"]
+    search_fields = ["title", "taxpayer_id", "contact", "contact_phone", "user__username", "user__email"]
+    date_hierarchy = "created_at"
+
+    def delete_model(self, request, obj):
+        services.invoice_profile_delete(profile=obj)
+
+    def delete_queryset(self, request, queryset):
+        for profile in queryset:
+            services.invoice_profile_delete(profile=profile)
+
+
+@admin.register(Address)
+class AddressAdmin(ReadMostlyAdmin):
+    list_display = ["recipient", "user", "mobile", "region", "detail", "postal_code", "is_default", "updated_at"]
+    list_filter = ["is_default"]
+    list_select_related = ["user"]
+    search_fields = ["recipient", "mobile", "region", "detail", "user__username", "user__email"]
+
+    def delete_model(self, request, obj):
+        services.address_delete(address=obj)
+
+    def delete_queryset(self, request, queryset):
+        for address in queryset:
+            services.address_delete(address=address)
+
+
+@admin.register(Message)
+class MessageAdmin(ReadMostlyAdmin):
+    list_display = ["title", "user", "created_at", "read_at"]
+    list_filter = [("read_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["user"]
+    search_fields = ["title", "body", "user__username", "user__email"]
+    date_hierarchy = "created_at"

@@ -9,9 +9,15 @@ from django.contrib.auth.forms import (
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
-from .models import User
+from .models import Address, InvoiceProfile, User
 from .tasks import email_send_task
-from .validators import cn_mobile_to_e164
+from .validators import (
+    cn_mobile_to_e164,
+    invoice_profile_errors,
+    uscc_normalize,
+    validate_postal_code,
+    validate_uscc,
+)
 
 
 class MobileFieldMixin:
@@ -75,3 +81,86 @@ class ChangePasswordForm(PasswordChangeForm):
 class ProductKeyForm(forms.Form):
     key = forms.CharField(label=_("Product key"), max_length=200)
     label = forms.CharField(label=_("Label"), max_length=64, required=False, help_text=_("E.g. which shop runs it."))
+
+
+class InvoiceProfileForm(forms.ModelForm):
+    """发票信息: one invoice profile, checked for its kind.
+
+    Self-contained so checkout can show it beside its own form (give it a `prefix`).
+    `cleaned_data` is ready for `services.invoice_profile_create(user=…, data=…)` or
+    `services.invoice_profile_update(profile=…, data=…)`: taxpayer id normalised,
+    contact phone in E.164.
+    """
+
+    # Wider than the column: spaces typed inside a code or a number are removed in clean_*.
+    taxpayer_id = forms.CharField(
+        label=_("Taxpayer id"),
+        max_length=40,
+        required=False,
+        help_text=_("Unified social credit code, 18 characters, e.g. 91310000134511148L. Needed for a company."),
+    )
+    contact_phone = forms.CharField(
+        label=_("Contact phone"), max_length=32, required=False, help_text=_("A mainland China mobile number.")
+    )
+
+    class Meta:
+        model = InvoiceProfile
+        fields = [
+            "kind",
+            "title_type",
+            "title",
+            "taxpayer_id",
+            "address",
+            "phone",
+            "bank",
+            "account",
+            "contact",
+            "contact_phone",
+        ]
+        widgets = {"kind": forms.RadioSelect, "title_type": forms.RadioSelect}
+        help_texts = {
+            "kind": _("A special VAT invoice needs every registration detail below."),
+            "title": _("The company name, or the person's name, exactly as on the invoice."),
+            "address": _("Needed for a special VAT invoice."),
+            "phone": _("Needed for a special VAT invoice."),
+            "bank": _("Needed for a special VAT invoice."),
+            "account": _("Needed for a special VAT invoice."),
+        }
+
+    def clean_taxpayer_id(self):
+        value = uscc_normalize(self.cleaned_data.get("taxpayer_id", ""))
+        if value:
+            validate_uscc(value)
+        return value
+
+    def clean_contact_phone(self):
+        value = self.cleaned_data.get("contact_phone", "").strip()
+        return cn_mobile_to_e164(value) if value else ""
+
+    def clean(self):
+        cleaned_data = super().clean()
+        for field, message in invoice_profile_errors(cleaned_data).items():
+            if field not in self.errors:  # its own error already says what is wrong
+                self.add_error(field, message)
+        return cleaned_data
+
+
+class AddressForm(forms.ModelForm):
+    """收货地址. `cleaned_data` is ready for `services.address_create/address_update`."""
+
+    mobile = forms.CharField(label=_("Mobile"), max_length=32, help_text=_("A mainland China mobile number."))
+    postal_code = forms.CharField(label=_("Postal code"), max_length=12, required=False, help_text=_("6 digits."))
+
+    class Meta:
+        model = Address
+        fields = ["recipient", "mobile", "region", "detail", "postal_code"]
+        help_texts = {"region": _("Province, city and district, e.g. 上海市 闵行区.")}
+
+    def clean_mobile(self):
+        return cn_mobile_to_e164(self.cleaned_data["mobile"].strip())
+
+    def clean_postal_code(self):
+        value = "".join(self.cleaned_data.get("postal_code", "").split())
+        if value:
+            validate_postal_code(value)
+        return value

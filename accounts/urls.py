@@ -55,10 +55,18 @@ urlpatterns = [
     path("account/password/", views.password_change, name="password"),
     path("account/product-keys/", views.product_key_list, name="product-keys"),
     path("account/product-keys/<int:pk>/delete/", views.product_key_delete, name="product-key-delete"),
-    path("account/addresses/", login_required(coming), {"title": _("Mailing addresses")}, name="addresses"),
-    path(
-        "account/invoice-profiles/", login_required(coming), {"title": _("Invoice details")}, name="invoice-profiles"
-    ),
-    path("account/messages/", login_required(coming), {"title": _("My messages")}, name="messages"),
+    path("account/invoice-profiles/", views.invoice_profile_list, name="invoice-profiles"),
+    path("account/invoice-profiles/add/", views.invoice_profile_add, name="invoice-profile-add"),
+    path("account/invoice-profiles/<int:pk>/edit/", views.invoice_profile_edit, name="invoice-profile-edit"),
+    path("account/invoice-profiles/<int:pk>/delete/", views.invoice_profile_delete, name="invoice-profile-delete"),
+    path("account/invoice-profiles/<int:pk>/default/", views.invoice_profile_default, name="invoice-profile-default"),
+    path("account/addresses/", views.address_list, name="addresses"),
+    path("account/addresses/add/", views.address_add, name="address-add"),
+    path("account/addresses/<int:pk>/edit/", views.address_edit, name="address-edit"),
+    path("account/addresses/<int:pk>/delete/", views.address_delete, name="address-delete"),
+    path("account/addresses/<int:pk>/default/", views.address_default, name="address-default"),
+    path("account/messages/", views.message_list, name="messages"),
+    path("account/messages/read-all/", views.messages_read_all, name="messages-read-all"),
+    path("account/messages/<int:pk>/read/", views.message_read, name="message-read"),
     path("account/inquiries/", login_required(coming), {"title": _("Inquiries")}, name="inquiries"),
 ]

@@ -66,6 +66,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "mall.context_processors.shop",
+                "mall.context_processors.unread_messages",
             ],
         },
     },
