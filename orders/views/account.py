@@ -1,9 +1,210 @@
-from django.contrib.auth.decorators import login_required
-from django.utils.translation import gettext_lazy as _
+"""我的订单 (My Orders) and the customer's actions on an order.
 
-from mall.views import coming
+Every page looks the order up among the signed-in customer's own orders, so anyone
+else's order number is a 404 (never a 403 that would confirm it exists).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect, render
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET
+from django_fsm import can_proceed
+
+from .. import selectors, services
+from ..exceptions import OrderError, TransitionRefused
+from ..forms_account import OrderEditForm, OrderSearchForm
+from ..models import Order
+
+PAGE_SIZE = 10
+
+# The tabs of guide step 4, in its order (selectors.TABS says which statuses each holds).
+TAB_LABELS = {
+    "awaiting": gettext_lazy("Awaiting payment"),
+    "in_trade": gettext_lazy("In trade"),
+    "success": gettext_lazy("Trade successful"),
+    "failed": gettext_lazy("Trade failed"),
+    "refunding": gettext_lazy("Refunding"),
+}
+# Timeline labels: the services' action names, plus the checkout itself.
+EVENT_LABELS = {"submit": gettext_lazy("Submit order"), **services.ACTION_LABELS}
+STATUS_LABELS = dict(Order.Status.choices)
+
+
+@dataclass(frozen=True)
+class Actions:
+    """What the 操作 column offers for an order, read from its state machine."""
+
+    edit: bool
+    cancel: bool
+    confirm: bool
+
+    @classmethod
+    def of(cls, order: Order) -> "Actions":
+        return cls(edit=order.editable, cancel=can_proceed(order.cancel), confirm=can_proceed(order.confirm_receipt))
+
+
+@dataclass(frozen=True)
+class TabLink:
+    key: str
+    label: str
+    count: int
+    active: bool
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    action: str
+    from_status: str
+    to_status: str
+    by: str
+    note: str
+
+
+def _fields(order: Order, names) -> list[tuple[str, object]]:
+    """(label, value) of order fields, labelled as on the model; choices as displayed."""
+    rows = []
+    for name in names:
+        field = Order._meta.get_field(name)
+        value = getattr(order, f"get_{name}_display")() if field.choices else getattr(order, name)
+        rows.append((capfirst(field.verbose_name), value))
+    return rows
+
+
+def order_view(*methods):
+    """Sign-in required; the order is looked up among the customer's own first, so anyone
+    else's number is a 404 whatever the method, and only then are `methods` enforced (405)."""
+
+    def decorator(view):
+        @login_required
+        @wraps(view)
+        def wrapper(request, number):
+            try:
+                order = selectors.order_get_for_customer(customer=request.user, number=number)
+            except Order.DoesNotExist:
+                raise Http404 from None
+            if request.method not in methods:
+                return HttpResponseNotAllowed(methods)
+            return view(request, order)
+
+        return wrapper
+
+    return decorator
 
 
 @login_required
+@require_GET
 def order_list(request):
-    return coming(request, title=_("My orders"))
+    """我的订单: the tabs with their counts, the search, 10 orders a page."""
+    form = OrderSearchForm(request.GET)
+    search = form.search()
+    if form.errors:
+        messages.error(request, _("Some search terms are not valid (see the search form) and were not applied."))
+    orders = selectors.order_list_for_customer(customer=request.user, search=search)
+    page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
+    counts = selectors.order_tab_counts(customer=request.user)
+    tabs = [TabLink("", _("All orders"), sum(counts.values()), not search.tab)]
+    tabs += [TabLink(key, str(label), counts[key], search.tab == key) for key, label in TAB_LABELS.items()]
+    context = {
+        "form": form,
+        "tabs": tabs,
+        "page": page,
+        "rows": [(order, Actions.of(order)) for order in page],
+        "query": urlencode(form.query()),
+        "searching": bool(search.number.strip() or search.start or search.end),
+    }
+    return render(request, "orders/order_list.html", context)
+
+
+@order_view("GET", "HEAD")
+def order_detail(request, order):
+    timeline = [
+        TimelineEntry(
+            at=event.at,
+            action=str(EVENT_LABELS.get(event.action, event.action)),
+            from_status=str(STATUS_LABELS.get(event.from_status, event.from_status)),
+            to_status=str(STATUS_LABELS.get(event.to_status, event.to_status)),
+            by=event.get_actor_kind_display(),
+            note=event.note,
+        )
+        for event in order.events.all()
+    ]
+    context = {
+        "order": order,
+        "actions": Actions.of(order),
+        "details": _fields(order, services.DETAIL_FIELDS),
+        "invoice": _fields(order, services.INVOICE_FIELDS),
+        "timeline": timeline,
+    }
+    return render(request, "orders/order_detail.html", context)
+
+
+@order_view("GET", "POST")
+def order_edit(request, order):
+    """修改信息 while the order awaits review or was rejected; saving a rejected order
+    resubmits it for review (services.order_edit does both)."""
+    if not order.editable:
+        messages.warning(request, TransitionRefused(order, services.ACTION_LABELS["edit"]).message)
+        return redirect(order)
+    form = OrderEditForm(request.POST or None, instance=order, customer=request.user)
+    if request.method == "POST" and form.is_valid():
+        was_rejected = order.status == Order.Status.REJECTED
+        try:
+            edited = services.order_edit(
+                order=order,
+                actor=request.user,
+                details=form.details(),
+                invoice_profile=form.cleaned_data["invoice_profile"],
+            )
+        except TransitionRefused as error:
+            messages.error(request, error.message)
+            return redirect(order)
+        except OrderError as error:
+            form.add_error(None, error.message)
+        else:
+            if was_rejected and edited.status == Order.Status.AWAITING_PAYMENT:
+                messages.success(request, _("Your changes were saved and the order was resubmitted for review."))
+            else:
+                messages.success(request, _("Your changes were saved."))
+            return redirect(edited)
+    return render(request, "orders/order_edit.html", {"order": order, "form": form})
+
+
+@order_view("GET", "POST")
+def order_cancel(request, order):
+    """取消订单: GET asks for confirmation, POST cancels."""
+    if request.method == "GET":
+        if not can_proceed(order.cancel):
+            messages.warning(request, TransitionRefused(order, services.ACTION_LABELS["cancel"]).message)
+            return redirect(order)
+        return render(request, "orders/order_cancel.html", {"order": order})
+    try:
+        services.order_cancel(order=order, actor=request.user)
+    except OrderError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Order %(number)s was cancelled.") % {"number": order.number})
+    return redirect(order)
+
+
+@order_view("POST")
+def order_confirm(request, order):
+    """确认收货. A repeat finds the order already confirmed and changes nothing."""
+    try:
+        services.order_confirm_receipt(order=order, actor=request.user)
+    except OrderError as error:
+        messages.error(request, error.message)
+    else:
+        message = _("Thank you: order %(number)s is complete. Its invoice is being prepared.")
+        messages.success(request, message % {"number": order.number})
+    return redirect(order)

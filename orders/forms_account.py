@@ -1,0 +1,111 @@
+"""Forms of My Orders: the search above the list and 修改信息 (modify an order under review).
+
+Checkout's forms live in orders/forms.py.
+"""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import InvoiceProfile
+from accounts.validators import cn_mobile_to_e164
+
+from .models import Order
+from .selectors import TABS_BY_KEY, OrderSearch
+from .services import DETAIL_FIELDS
+
+DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
+REMARKS_MAX = 500  # as at checkout
+
+
+class OrderSearchForm(forms.Form):
+    """订单号 and 下单时间 from–to; the tab is carried along so a search stays in its tab."""
+
+    tab = forms.CharField(required=False, widget=forms.HiddenInput)
+    number = forms.CharField(
+        label=_("Order number"),
+        max_length=32,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": _("Main order number or transaction serial")}),
+    )
+    start = forms.DateField(label=_("Ordered from"), required=False, widget=forms.DateInput(**DATE_WIDGET))
+    end = forms.DateField(label=_("Ordered until"), required=False, widget=forms.DateInput(**DATE_WIDGET))
+
+    def clean_tab(self):
+        # An unknown tab (a hand-edited URL) shows all orders rather than an error.
+        tab = self.cleaned_data["tab"]
+        return tab if tab in TABS_BY_KEY else ""
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and end < start:
+            self.add_error("end", _("The end date is before the start date."))
+        return cleaned
+
+    def search(self) -> OrderSearch:
+        """The filters that validated. A date range with an error in it filters nothing,
+        rather than half of it silently applying."""
+        self.is_valid()  # cleans once; an invalid form keeps the fields that did validate
+        data = self.cleaned_data
+        dates_ok = not ({"start", "end"} & set(self.errors))
+        return OrderSearch(
+            tab=data.get("tab") or None,
+            number=data.get("number", ""),
+            start=data.get("start") if dates_ok else None,
+            end=data.get("end") if dates_ok else None,
+        )
+
+    def query(self) -> dict[str, str]:
+        """The filters in effect, as URL parameters for page links."""
+        search = self.search()
+        query = {"tab": search.tab, "number": search.number.strip(), "start": search.start, "end": search.end}
+        return {name: str(value) for name, value in query.items() if value}
+
+
+class OrderEditForm(forms.ModelForm):
+    """修改信息: the supplementary info, checked as at checkout, and optionally another saved
+    invoice profile whose details replace the order's invoice snapshot.
+
+    Mirrors checkout's OrderDetailsForm (orders/forms.py); once both are on main this
+    form can subclass it and keep only `invoice_profile`.
+    """
+
+    remarks = forms.CharField(
+        label=_("Remarks"),
+        required=False,
+        max_length=REMARKS_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Notes on payment, delivery or the invoice."),
+    )
+    invoice_profile = forms.ModelChoiceField(
+        label=_("Invoice details"),
+        queryset=InvoiceProfile.objects.none(),
+        required=False,
+        empty_label=_("Keep this order's invoice details"),
+        help_text=_("Choose one of your saved invoice profiles to replace the invoice details of this order."),
+    )
+
+    class Meta:
+        model = Order
+        fields = list(DETAIL_FIELDS)
+        help_texts = {
+            "contract_customer_name": _("The same as the invoice title."),
+            "marketplace_order_no": _("The same as the order number on the e-commerce platform's service market."),
+            "store_name": _("The same as the store name on the platform."),
+            "seller_nick": _("The seller's login name on the platform."),
+            "service_engineer": _("Full name of your local service engineer."),
+            "reminder_name": _("Real name of the person reminded before the service expires."),
+            "reminder_mobile": _("A mainland China mobile number."),
+            "reminder_email": _("The expiry reminder is sent to this address."),
+            "reminder_cc_email": _("Optional: a second address that receives the reminder too."),
+        }
+
+    def __init__(self, *args, customer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["invoice_profile"].queryset = customer.invoice_profiles.all()
+
+    def clean_reminder_mobile(self):
+        return cn_mobile_to_e164(self.cleaned_data["reminder_mobile"].strip())
+
+    def details(self) -> dict:
+        return {name: self.cleaned_data[name] for name in DETAIL_FIELDS}
