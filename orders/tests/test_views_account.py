@@ -188,6 +188,18 @@ class TestSearch:
         assert listed(signed_in.get(reverse("orders:list"), {"start": "2026-01-10"})) == [new.number]
         assert listed(signed_in.get(reverse("orders:list"), {"end": "2025-01-10"})) == [old.number]
 
+    @pytest.mark.parametrize(
+        "params, expected",
+        [({"start": "0001-01-01", "end": "9999-12-31"}, 1), ({"start": "9999-12-31"}, 0), ({"end": "0001-01-01"}, 0)],
+    )
+    def test_the_extreme_dates_filter_without_overflowing(self, signed_in, customer, params, expected):
+        submitted_order(customer=customer)
+
+        response = signed_in.get(reverse("orders:list"), params)
+
+        assert response.status_code == 200
+        assert len(listed(response)) == expected
+
     def test_end_before_start_is_an_error_not_a_filter(self, signed_in, customer):
         orders = [submitted_order(customer=customer) for _ in range(2)]
 
