@@ -6,6 +6,7 @@ from django.contrib.auth.forms import (
     SetPasswordForm,
     UserCreationForm,
 )
+from axes.utils import reset as axes_reset
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
@@ -45,6 +46,9 @@ class SignInForm(AuthenticationForm):
 
 
 class ProfileForm(MobileFieldMixin, forms.ModelForm):
+    # Password resets and order notices go to it: it cannot be blanked.
+    email = forms.EmailField(label=_("Email address"))
+
     class Meta:
         model = User
         fields = ["real_name", "email", "mobile", "company"]
@@ -71,7 +75,12 @@ class PasswordResetRequestForm(PasswordResetForm):
 
 
 class NewPasswordForm(SetPasswordForm):
-    pass
+    def save(self, commit=True):
+        """A new password chosen through the emailed link also lifts a sign-in lock-out:
+        the lock-out page sends locked customers here."""
+        user = super().save(commit=commit)
+        axes_reset(username=user.get_username())
+        return user
 
 
 class ChangePasswordForm(PasswordChangeForm):

@@ -9,7 +9,7 @@ class User(AbstractUser):
 
     email = models.EmailField(_("email address"), blank=True)
     real_name = models.CharField(_("real name"), max_length=64, blank=True)
-    mobile = models.CharField(_("mobile"), max_length=20, blank=True, help_text=_("Stored in E.164, e.g. +8613800138000."))
+    mobile = models.CharField(_("mobile"), max_length=20, blank=True, help_text=_("A mainland China mobile number, e.g. 138 0013 8000."))
     company = models.CharField(_("company"), max_length=128, blank=True)
 
     class Meta(AbstractUser.Meta):

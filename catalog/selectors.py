@@ -163,8 +163,9 @@ def _ids(filters: ServiceFilters) -> tuple:
 
 
 def product_key_normalize(raw: str) -> str:
-    """Product keys are printed in upper case, sometimes with spaces: compare them without."""
-    return re.sub(r"\s+", "", raw or "").upper()
+    """Upper case, with spaces read as the hyphens they stand for ("e3o 1a2b - 3c4d" → "E3O-1A2B-3C4D")."""
+    key = re.sub(r"\s*-\s*", "-", (raw or "").strip())
+    return re.sub(r"\s+", "-", key).upper()
 
 
 def product_line_get_for_key(*, key: str) -> ProductLine:

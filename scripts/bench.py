@@ -556,7 +556,7 @@ def run(config: Config) -> int:
     fresh_database(config)
     manage(env, "migrate", "--noinput", "-v", "0")
     manage(env, "collectstatic", "--noinput", "-v", "0")
-    manage(env, "seed_demo", "--quiet")
+    manage(env, "seed_demo", "--quiet", "--force")
     ids = pick_ids(env)
     targets = endpoints(ids)
 

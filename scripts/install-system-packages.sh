@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the shop needs, only those missing. Safe to run twice.
-#   base: gettext (translations), Pango + HarfBuzz subsetter (WeasyPrint), a CJK font with real bold
+#   base: python3-venv (the virtualenv), gettext (translations), Pango + HarfBuzz subsetter
+#         (WeasyPrint, for the invoice PDFs), a CJK font with real bold
 #   test: Debian's chromium for the browser tier
 #   bench: wrk for `make bench`
 set -euo pipefail
@@ -11,7 +12,7 @@ groups=("$@")
 packages=()
 for group in "${groups[@]}"; do
   case "$group" in
-    base) packages+=(gettext libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk) ;;
+    base) packages+=(python3-venv gettext libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk) ;;
     test) packages+=(chromium) ;;
     bench) packages+=(wrk) ;;
     *) echo "unknown package group: $group" >&2; exit 2 ;;

@@ -103,13 +103,14 @@ def test_profile_form_refuses_another_users_email_in_another_case():
     assert list(form.errors) == ["email"]
 
 
-def test_profile_form_allows_clearing_the_email_even_when_others_have_none():
-    UserFactory(email="")
+def test_profile_form_refuses_a_blank_email():
+    """Password resets and order notices go to it, so it cannot be cleared."""
     user = UserFactory()
 
     form = ProfileForm({"real_name": "", "email": "", "mobile": "", "company": ""}, instance=user)
 
-    assert form.is_valid(), form.errors
+    assert not form.is_valid()
+    assert "email" in form.errors
 
 
 def test_profile_form_normalises_the_mobile():

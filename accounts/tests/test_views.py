@@ -322,6 +322,28 @@ def test_password_reset_for_a_known_email_sends_one_email_with_a_working_link(
     assert signed_in_user_id(client) == user.pk
 
 
+def test_password_reset_lifts_a_sign_in_lock_out(client, user, django_capture_on_commit_callbacks):
+    for _ in range(5):
+        sign_in(client, user.username, "wrong-password", ip="10.0.0.1")
+    assert sign_in(client, user.username, PASSWORD, ip="10.0.0.1").status_code == 429
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/accounts/password-reset/", {"email": user.email})
+    set_password_url = client.get(RESET_LINK.search(mail.outbox[0].body)[1])["Location"]
+    client.post(set_password_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+
+    response = sign_in(client, user.username, NEW_PASSWORD, ip="10.0.0.1")
+
+    assertRedirects(response, "/services/", fetch_redirect_response=False)
+    assert signed_in_user_id(client) == user.pk
+
+
+def test_lock_out_page_states_the_configured_cool_off(client, user, settings):
+    settings.AXES_COOLOFF_TIME = 0.5  # hours
+    for _ in range(5):
+        response = sign_in(client, user.username, "wrong-password", ip="10.0.0.1")
+    assertContains(response, "30", status_code=429)
+
+
 def test_password_reset_link_works_only_once(client, user, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/accounts/password-reset/", {"email": user.email})

@@ -3,7 +3,7 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth import authenticate
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 from django.utils import translation
 
@@ -19,8 +19,20 @@ pytestmark = pytest.mark.django_db
 def seed(*args):
     out = StringIO()
     with translation.override("en"):  # the assertions read the English msgids
-        call_command("seed_demo", *args, stdout=out)
+        call_command("seed_demo", "--force", *args, stdout=out)  # tests run with DEBUG off
     return out.getvalue()
+
+
+def test_refuses_to_run_with_debug_off_unless_forced():
+    with pytest.raises(CommandError, match="--force"):
+        call_command("seed_demo", stdout=StringIO())
+    assert not User.objects.filter(username="admin").exists()
+
+
+def test_runs_without_force_when_debug_is_on(settings):
+    settings.DEBUG = True
+    call_command("seed_demo", "--quiet", stdout=StringIO())
+    assert User.objects.filter(username="demo").exists()
 
 
 def catalog_snapshot():

@@ -99,6 +99,10 @@ class TestProductKeyResolution:
         assert product_key_normalize("  e3o-1a2b -3c4d ") == "E3O-1A2B-3C4D"
         assert product_line_get_for_key(key=" e3o-1a2b-3c4d") == catalog["omni"]
 
+    def test_spaces_stand_for_hyphens(self, catalog):
+        assert product_key_normalize("E3O 1A2B  3C4D") == "E3O-1A2B-3C4D"
+        assert product_line_get_for_key(key="e3o 1a2b 3c4d") == catalog["omni"]
+
     def test_pattern_must_match_the_whole_key(self, catalog):
         with pytest.raises(UnknownProductKey):
             product_line_get_for_key(key="E3O-1A2B-3C4D-FFFF")

@@ -48,3 +48,28 @@ def test_unknown_page_is_a_friendly_404(client):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert "页面不存在" in response.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_answer_over_plain_http_from_any_host_in_production(client, settings, path):
+    """Orchestrators probe by IP over http: no https redirect, no host check in the way."""
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = ["shop.example.com"]
+    settings.REDIS_URL = ""
+    response = client.get(path, HTTP_HOST="10.1.2.3:8000")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+@pytest.mark.django_db
+def test_other_pages_still_redirect_to_https_in_production(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = ["shop.example.com"]
+    response = client.get("/help/", HTTP_HOST="shop.example.com")
+    assert response.status_code == 301
+    assert response["Location"].startswith("https://")
+
+
+def test_probes_refuse_writes(client):
+    assert client.post("/healthz").status_code == 405

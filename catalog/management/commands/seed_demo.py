@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from axes.utils import reset as axes_reset
+from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, get_hasher, make_password
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
@@ -144,9 +145,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--quiet", action="store_true", help=_("Do not print the demo sign-ins."))
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help=_("Run even though DEBUG is off (a benchmark or demo server, never a real shop)."),
+        )
 
     @transaction.atomic
-    def handle(self, *args, quiet=False, **options):
+    def handle(self, *args, quiet=False, force=False, **options):
+        # The demo accounts' passwords are public (README): never reset them on a real shop.
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                gettext("seed_demo resets accounts to published passwords; with DEBUG off it needs --force.")
+            )
         lines = self.seed_product_lines()
         platforms = self.seed_platforms()
         modules = self.seed_modules()
