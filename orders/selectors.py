@@ -1,9 +1,12 @@
 """Reads of orders shared by the customer pages, the admin and tasks."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from .models import CartItem, Order, OrderLine
 
@@ -11,17 +14,18 @@ from .models import CartItem, Order, OrderLine
 @dataclass(frozen=True)
 class Tab:
     key: str
+    label: Promise
     statuses: tuple[str, ...]
 
 
 S = Order.Status
 # My Orders' tabs (guide step 4): 审核未通过 stays under 等待付款, 已退款 under 交易失败.
 TABS = (
-    Tab("awaiting", (S.AWAITING_PAYMENT, S.REJECTED)),
-    Tab("in_trade", (S.IN_TRADE,)),
-    Tab("success", (S.SUCCESS,)),
-    Tab("failed", (S.FAILED, S.REFUNDED)),
-    Tab("refunding", (S.REFUNDING,)),
+    Tab("awaiting", _("Awaiting payment"), (S.AWAITING_PAYMENT, S.REJECTED)),
+    Tab("in_trade", _("In trade"), (S.IN_TRADE,)),
+    Tab("success", _("Trade successful"), (S.SUCCESS,)),
+    Tab("failed", _("Trade failed"), (S.FAILED, S.REFUNDED)),
+    Tab("refunding", _("Refunding"), (S.REFUNDING,)),
 )
 TABS_BY_KEY = {tab.key: tab for tab in TABS}
 
@@ -43,12 +47,18 @@ def order_list_for_customer(*, customer, search: OrderSearch | None = None) -> Q
         orders = orders.filter(status__in=TABS_BY_KEY[search.tab].statuses)
     number = search.number.strip().upper()
     if number:
-        orders = orders.filter(Q(number=number) | Q(lines__serial=number)).distinct()
-    if search.start:
-        orders = orders.filter(submitted_at__date__gte=search.start)
-    if search.end:
-        orders = orders.filter(submitted_at__date__lte=search.end)
+        orders = orders.filter(Q(number=number) | Q(pk__in=OrderLine.objects.filter(serial=number).values("order_id")))
+    # Bounds as local midnights, so the (customer, status, -submitted_at) index serves them;
+    # the extreme dates of a date field would overflow and mean no bound anyway.
+    if search.start and search.start > date.min:
+        orders = orders.filter(submitted_at__gte=_local_midnight(search.start))
+    if search.end and search.end < date.max:
+        orders = orders.filter(submitted_at__lt=_local_midnight(search.end + timedelta(days=1)))
     return orders.prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
+
+
+def _local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def order_tab_counts(*, customer) -> dict[str, int]:
@@ -63,7 +73,7 @@ def order_get_for_customer(*, customer, number: str) -> Order:
     """The customer's order by main number; Order.DoesNotExist for anyone else's."""
     return (
         Order.objects.filter(customer=customer)
-        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")), "events__actor")
+        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")), "events")
         .get(number=number)
     )
 

@@ -59,6 +59,7 @@ INVOICE_FIELDS = {
 
 # Action names as the customer reads them in messages.
 ACTION_LABELS = {
+    "submit": gettext_lazy("Submit order"),
     "resubmit": gettext_lazy("Resubmit for review"),
     "approve": gettext_lazy("Approve"),
     "reject": gettext_lazy("Reject"),
@@ -304,8 +305,10 @@ def order_edit(*, order: Order, actor, details: dict, invoice_profile: InvoicePr
                 if getattr(locked, name) != value:
                     setattr(locked, name, value)
                     changed.append(name)
-        locked.save(update_fields=["updated_at", *changed])
-        _event(locked, action="edit", from_status=locked.status, actor=actor, note=", ".join(changed))
+        if changed:  # a resent form with nothing new leaves no event
+            locked.save(update_fields=["updated_at", *changed])
+            labels = [str(Order._meta.get_field(name).verbose_name) for name in changed]
+            _event(locked, action="edit", from_status=locked.status, actor=actor, note="、".join(labels))
         if locked.status == Order.Status.REJECTED:
             locked, _moved = _change(locked, "resubmit", actor=actor)
             message_send(

@@ -16,7 +16,6 @@ from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 from django_fsm import can_proceed
 
@@ -27,16 +26,6 @@ from ..models import Order
 
 PAGE_SIZE = 10
 
-# The tabs of guide step 4, in its order (selectors.TABS says which statuses each holds).
-TAB_LABELS = {
-    "awaiting": gettext_lazy("Awaiting payment"),
-    "in_trade": gettext_lazy("In trade"),
-    "success": gettext_lazy("Trade successful"),
-    "failed": gettext_lazy("Trade failed"),
-    "refunding": gettext_lazy("Refunding"),
-}
-# Timeline labels: the services' action names, plus the checkout itself.
-EVENT_LABELS = {"submit": gettext_lazy("Submit order"), **services.ACTION_LABELS}
 STATUS_LABELS = dict(Order.Status.choices)
 
 
@@ -114,7 +103,7 @@ def order_list(request):
     page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
     counts = selectors.order_tab_counts(customer=request.user)
     tabs = [TabLink("", _("All orders"), sum(counts.values()), not search.tab)]
-    tabs += [TabLink(key, str(label), counts[key], search.tab == key) for key, label in TAB_LABELS.items()]
+    tabs += [TabLink(tab.key, str(tab.label), counts[tab.key], search.tab == tab.key) for tab in selectors.TABS]
     context = {
         "form": form,
         "tabs": tabs,
@@ -131,7 +120,7 @@ def order_detail(request, order):
     timeline = [
         TimelineEntry(
             at=event.at,
-            action=str(EVENT_LABELS.get(event.action, event.action)),
+            action=str(services.ACTION_LABELS.get(event.action, event.action)),
             from_status=str(STATUS_LABELS.get(event.from_status, event.from_status)),
             to_status=str(STATUS_LABELS.get(event.to_status, event.to_status)),
             by=event.get_actor_kind_display(),
