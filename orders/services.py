@@ -307,8 +307,8 @@ def order_edit(*, order: Order, actor, details: dict, invoice_profile: InvoicePr
                     changed.append(name)
         if changed:  # a resent form with nothing new leaves no event
             locked.save(update_fields=["updated_at", *changed])
-            labels = [str(Order._meta.get_field(name).verbose_name) for name in changed]
-            _event(locked, action="edit", from_status=locked.status, actor=actor, note="、".join(labels))
+            # Field names, not labels: the timeline shows them in the reader's language.
+            _event(locked, action="edit", from_status=locked.status, actor=actor, note=",".join(changed))
         if locked.status == Order.Status.REJECTED:
             locked, _moved = _change(locked, "resubmit", actor=actor)
             message_send(

@@ -222,6 +222,16 @@ class TestStateChanges:
         assert (order.status, order.store_name) == (S.AWAITING_PAYMENT, "新店名")
         assert order.events.last().action == "edit"
 
+    def test_edit_that_changes_nothing_writes_no_event(self):
+        order = submitted_order()
+        services.order_edit(order=order, actor=order.customer, details={"store_name": order.store_name})
+        assert list(order.events.values_list("action", flat=True)) == ["submit"]
+
+    def test_edit_event_names_the_changed_fields(self):
+        order = submitted_order()
+        services.order_edit(order=order, actor=order.customer, details={"store_name": "新店名", "remarks": "请尽快"})
+        assert order.events.last().note == "store_name,remarks"
+
     def test_edit_of_a_rejected_order_resubmits_it(self):
         order = order_in(S.REJECTED)
         new_profile = InvoiceProfileFactory(user=order.customer, title="丙公司")

@@ -740,3 +740,14 @@ class TestConfirm:
         order.refresh_from_db()
         assert order.status == status
         assert events(order) == before_events
+
+
+def test_timeline_names_the_edited_fields_in_the_readers_language(client):
+    from orders import services as order_services
+
+    order = submitted_order()
+    order_services.order_edit(order=order, actor=order.customer, details={"store_name": "新店名"})
+    client.force_login(order.customer, backend="django.contrib.auth.backends.ModelBackend")
+    client.cookies["django_language"] = "en"
+    response = client.get(order.get_absolute_url())
+    assert "Changed: store name" in response.text
