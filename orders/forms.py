@@ -16,11 +16,10 @@ from accounts.validators import cn_mobile_to_e164
 from catalog.models import Service
 
 from .models import Order
-from .services import DETAIL_FIELDS, QUANTITY_MAX, CheckoutItem
+from .services import DETAIL_FIELDS, QUANTITY_MAX, REMARKS_MAX, CheckoutItem
 
 NEW_INVOICE = "new"
 NEW_INVOICE_PREFIX = "new_invoice"
-REMARKS_MAX = 500
 
 
 def quantity_field(*, initial: int = 1, label: str = "") -> forms.IntegerField:

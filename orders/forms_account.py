@@ -7,14 +7,11 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import InvoiceProfile
-from accounts.validators import cn_mobile_to_e164
 
-from .models import Order
+from .forms import OrderDetailsForm
 from .selectors import TABS_BY_KEY, OrderSearch
-from .services import DETAIL_FIELDS
 
 DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
-REMARKS_MAX = 500  # as at checkout
 
 
 class OrderSearchForm(forms.Form):
@@ -62,21 +59,10 @@ class OrderSearchForm(forms.Form):
         return {name: str(value) for name, value in query.items() if value}
 
 
-class OrderEditForm(forms.ModelForm):
+class OrderEditForm(OrderDetailsForm):
     """修改信息: the supplementary info, checked as at checkout, and optionally another saved
-    invoice profile whose details replace the order's invoice snapshot.
+    invoice profile whose details replace the order's invoice snapshot."""
 
-    Mirrors checkout's OrderDetailsForm (orders/forms.py); once both are on main this
-    form can subclass it and keep only `invoice_profile`.
-    """
-
-    remarks = forms.CharField(
-        label=_("Remarks"),
-        required=False,
-        max_length=REMARKS_MAX,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("Notes on payment, delivery or the invoice."),
-    )
     invoice_profile = forms.ModelChoiceField(
         label=_("Invoice details"),
         queryset=InvoiceProfile.objects.none(),
@@ -85,27 +71,6 @@ class OrderEditForm(forms.ModelForm):
         help_text=_("Choose one of your saved invoice profiles to replace the invoice details of this order."),
     )
 
-    class Meta:
-        model = Order
-        fields = list(DETAIL_FIELDS)
-        help_texts = {
-            "contract_customer_name": _("The same as the invoice title."),
-            "marketplace_order_no": _("The same as the order number on the e-commerce platform's service market."),
-            "store_name": _("The same as the store name on the platform."),
-            "seller_nick": _("The seller's login name on the platform."),
-            "service_engineer": _("Full name of your local service engineer."),
-            "reminder_name": _("Real name of the person reminded before the service expires."),
-            "reminder_mobile": _("A mainland China mobile number."),
-            "reminder_email": _("The expiry reminder is sent to this address."),
-            "reminder_cc_email": _("Optional: a second address that receives the reminder too."),
-        }
-
     def __init__(self, *args, customer, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["invoice_profile"].queryset = customer.invoice_profiles.all()
-
-    def clean_reminder_mobile(self):
-        return cn_mobile_to_e164(self.cleaned_data["reminder_mobile"].strip())
-
-    def details(self) -> dict:
-        return {name: self.cleaned_data[name] for name in DETAIL_FIELDS}

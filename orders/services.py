@@ -11,6 +11,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -19,7 +22,8 @@ from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed
 
 from accounts.models import InvoiceProfile
-from accounts.services import message_send
+from accounts.services import invoice_profile_create, message_send
+from accounts.validators import cn_mobile_to_e164
 from catalog.models import Service
 
 from .exceptions import OrderError, TransitionRefused
@@ -29,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
 QUANTITY_MAX = 99
+REMARKS_MAX = 500
 NUMBER_ATTEMPTS = 8
 
 # Supplementary fields (补充信息) a customer enters and may edit while the order is under review.
@@ -44,6 +49,7 @@ DETAIL_FIELDS = (
     "reminder_cc_email",
     "remarks",
 )
+OPTIONAL_DETAILS = ("reminder_cc_email", "remarks")
 INVOICE_FIELDS = {
     "invoice_kind": "kind",
     "invoice_title_type": "title_type",
@@ -108,6 +114,31 @@ def order_line_serials_take(*, count: int, day: date | None = None) -> list[str]
 # --- Checkout ----------------------------------------------------------------------
 
 
+def _details_clean(details: dict, *, partial: bool = False) -> dict:
+    """The supplementary info as stored, checked for every caller (forms check it too,
+    but the admin and tasks call the services directly): required fields present,
+    the mobile in E.164, valid emails, remarks at most REMARKS_MAX characters.
+    With `partial`, only the fields given are checked and returned."""
+    names = [name for name in DETAIL_FIELDS if name in details] if partial else list(DETAIL_FIELDS)
+    cleaned = {name: str(details.get(name) or "").strip() for name in names}
+    missing = [name for name in names if name not in OPTIONAL_DETAILS and not cleaned[name]]
+    if missing:
+        labels = "、".join(str(Order._meta.get_field(name).verbose_name) for name in missing)
+        raise OrderError(_("Fill in: %(fields)s.") % {"fields": labels})
+    try:
+        if "reminder_mobile" in cleaned:
+            cleaned["reminder_mobile"] = cn_mobile_to_e164(cleaned["reminder_mobile"])
+        for name in ("reminder_email", "reminder_cc_email"):
+            if cleaned.get(name):
+                validate_email(cleaned[name])
+    except ValidationError as error:
+        raise OrderError(error.messages[0]) from None
+    if len(cleaned.get("remarks", "")) > REMARKS_MAX:
+        raise OrderError(_("Remarks can be at most %(max)s characters.") % {"max": REMARKS_MAX})
+    return cleaned
+
+
+
 def agreement_current() -> Agreement | None:
     return Agreement.objects.filter(published_at__lte=timezone.now()).order_by("-published_at", "-id").first()
 
@@ -161,8 +192,9 @@ def order_submit(
     existing = Order.objects.filter(customer=customer, checkout_token=checkout_token).first()
     if existing:
         return existing
-    if invoice_profile.user_id != customer.pk:
+    if invoice_profile is None or invoice_profile.user_id != customer.pk:
         raise OrderError(_("Choose one of your own invoice profiles."))
+    details = _details_clean(details)
     if agreement is None or agreement != agreement_current():
         raise OrderError(_("The store ordering agreement has changed. Please read and accept the current version."))
     if payment_method not in Order.PaymentMethod.values:
@@ -248,6 +280,90 @@ def _invoice_snapshot(profile: InvoiceProfile) -> dict:
     return {order_field: getattr(profile, profile_field) for order_field, profile_field in INVOICE_FIELDS.items()}
 
 
+# --- 清单 (the list of services checked out together) and checkout ----------------------
+
+
+def _quantity_check(quantity) -> None:
+    if not isinstance(quantity, int) or not 1 <= quantity <= QUANTITY_MAX:
+        raise OrderError(_("The quantity must be between 1 and %(max)s.") % {"max": QUANTITY_MAX})
+
+
+def cart_add(*, user, service_id: int, quantity: int = 1) -> CartItem:
+    """加入清单: put a service on sale on the user's list; adding it again adds to its
+    quantity, up to the most one order line takes. Service.DoesNotExist when the
+    service is not on sale."""
+    _quantity_check(quantity)
+    service = Service.objects.on_sale().get(pk=service_id)
+    with transaction.atomic():
+        # get_or_create retries the read when a concurrent add inserted the row first.
+        item, created = CartItem.objects.select_for_update().get_or_create(
+            user=user, service=service, defaults={"quantity": quantity}
+        )
+        if not created:
+            item.quantity = min(item.quantity + quantity, QUANTITY_MAX)
+            item.save(update_fields=["quantity"])
+    return item
+
+
+def cart_update(*, user, item_id: int, quantity: int) -> CartItem:
+    """A new quantity for one of the user's list items; another user's is CartItem.DoesNotExist."""
+    _quantity_check(quantity)
+    with transaction.atomic():
+        item = CartItem.objects.select_for_update().get(user=user, pk=item_id)
+        item.quantity = quantity
+        item.save(update_fields=["quantity"])
+    return item
+
+
+def cart_remove(*, user, item_id: int) -> None:
+    """Take an item off the user's list; another user's is CartItem.DoesNotExist."""
+    CartItem.objects.get(user=user, pk=item_id).delete()
+
+
+def order_checkout(
+    *,
+    customer,
+    items: list[CheckoutItem],
+    invoice_profile: InvoiceProfile | None = None,
+    new_invoice_data: dict | None = None,
+    details: dict,
+    payment_method: str,
+    agreement: Agreement,
+    accepted_ip: str | None,
+    checkout_token: uuid.UUID,
+    from_cart: bool = False,
+) -> Order:
+    """店铺订购结算 with a saved invoice profile, or with one added on the spot
+    (`new_invoice_data`: InvoiceProfileForm's cleaned_data). The new profile and the
+    order are made together or not at all: an OrderError (or the profile's
+    ValidationError) leaves neither.
+    """
+    submit = {
+        "customer": customer,
+        "items": items,
+        "details": details,
+        "payment_method": payment_method,
+        "agreement": agreement,
+        "accepted_ip": accepted_ip,
+        "checkout_token": checkout_token,
+        "from_cart": from_cart,
+    }
+    if new_invoice_data is None:
+        if invoice_profile is None:
+            raise OrderError(_("Choose the invoice details for this order."))
+        return order_submit(invoice_profile=invoice_profile, **submit)
+    with transaction.atomic():
+        # The customer's row lock queues repeats of this checkout (a double click), so
+        # the second finds the order of the first and adds no second profile.
+        # Lock order: user, then invoice profiles, then the day's serial counter.
+        get_user_model().objects.select_for_update().get(pk=customer.pk)
+        existing = Order.objects.filter(customer=customer, checkout_token=checkout_token).first()
+        if existing:
+            return existing
+        profile = invoice_profile_create(user=customer, data=new_invoice_data)
+        return order_submit(invoice_profile=profile, **submit)
+
+
 # --- State changes -------------------------------------------------------------------
 
 
@@ -295,6 +411,7 @@ def order_edit(*, order: Order, actor, details: dict, invoice_profile: InvoicePr
             raise TransitionRefused(locked, ACTION_LABELS["edit"])
         if invoice_profile is not None and invoice_profile.user_id != locked.customer_id:
             raise OrderError(_("Choose one of your own invoice profiles."))
+        details = _details_clean(details, partial=True)
         changed = []
         for name in DETAIL_FIELDS:
             if name in details and getattr(locked, name) != details[name]:

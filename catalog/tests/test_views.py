@@ -4,6 +4,7 @@ from django.db import connection
 from django.urls import reverse
 
 from accounts.tests.factories import ProductKeyFactory, UserFactory
+from orders.tests.factories import AgreementFactory
 
 from .factories import ModuleFactory, PlatformFactory, ProductLineFactory, ServiceFactory
 
@@ -218,9 +219,10 @@ class TestServiceDetailView:
         response = client.get(service.get_absolute_url())
         checkout = reverse("orders:checkout", args=[service.pk])
         assert f'href="{checkout}"' in response.text
+        AgreementFactory()
         page = client.get(checkout)
         assert page.status_code == 200
-        assert 'data-testid="coming"' in page.text
+        assert 'data-testid="checkout-form"' in page.text
 
     def test_checkout_of_an_inactive_service_is_not_found(self, client, catalog):
         client.force_login(UserFactory())

@@ -1,5 +1,5 @@
 """The 清单 (list): services added from their pages and checked out together as one main
-order with a line per service; its writes are orders.services_cart."""
+order with a line per service; its writes are orders.services."""
 
 import uuid
 from decimal import Decimal
@@ -11,7 +11,7 @@ from pytest_django.asserts import assertTemplateUsed
 from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from catalog.models import Service
 from catalog.tests.factories import ServiceFactory
-from orders import services_cart
+from orders import services
 from orders.exceptions import OrderError
 from orders.models import CartItem, Order
 from orders.tests.factories import DETAILS, AgreementFactory
@@ -44,48 +44,48 @@ def cheap(db):
 
 class TestCartServices:
     def test_add_puts_the_service_on_the_list(self, customer, service):
-        item = services_cart.cart_add(user=customer, service_id=service.pk)
+        item = services.cart_add(user=customer, service_id=service.pk)
         assert (item.user, item.service, item.quantity) == (customer, service, 1)
 
     def test_adding_again_adds_to_the_quantity_up_to_99(self, customer, service):
-        services_cart.cart_add(user=customer, service_id=service.pk, quantity=60)
-        assert services_cart.cart_add(user=customer, service_id=service.pk, quantity=2).quantity == 62
-        assert services_cart.cart_add(user=customer, service_id=service.pk, quantity=60).quantity == 99
+        services.cart_add(user=customer, service_id=service.pk, quantity=60)
+        assert services.cart_add(user=customer, service_id=service.pk, quantity=2).quantity == 62
+        assert services.cart_add(user=customer, service_id=service.pk, quantity=60).quantity == 99
         assert CartItem.objects.count() == 1
 
     def test_a_service_not_on_sale_cannot_be_added(self, customer):
         with pytest.raises(Service.DoesNotExist):
-            services_cart.cart_add(user=customer, service_id=ServiceFactory(module__active=False).pk)
+            services.cart_add(user=customer, service_id=ServiceFactory(module__active=False).pk)
         assert not CartItem.objects.exists()
 
     @pytest.mark.parametrize("quantity", [0, 100, -1])
     def test_add_and_update_refuse_quantities_out_of_range(self, customer, service, quantity):
         with pytest.raises(OrderError):
-            services_cart.cart_add(user=customer, service_id=service.pk, quantity=quantity)
-        item = services_cart.cart_add(user=customer, service_id=service.pk)
+            services.cart_add(user=customer, service_id=service.pk, quantity=quantity)
+        item = services.cart_add(user=customer, service_id=service.pk)
         with pytest.raises(OrderError):
-            services_cart.cart_update(user=customer, item_id=item.pk, quantity=quantity)
+            services.cart_update(user=customer, item_id=item.pk, quantity=quantity)
         item.refresh_from_db()
         assert item.quantity == 1
 
     def test_update_sets_the_quantity(self, customer, service):
-        item = services_cart.cart_add(user=customer, service_id=service.pk)
-        services_cart.cart_update(user=customer, item_id=item.pk, quantity=7)
+        item = services.cart_add(user=customer, service_id=service.pk)
+        services.cart_update(user=customer, item_id=item.pk, quantity=7)
         item.refresh_from_db()
         assert item.quantity == 7
 
     def test_another_users_item_cannot_be_updated_or_removed(self, customer, service):
-        item = services_cart.cart_add(user=UserFactory(), service_id=service.pk)
+        item = services.cart_add(user=UserFactory(), service_id=service.pk)
         with pytest.raises(CartItem.DoesNotExist):
-            services_cart.cart_update(user=customer, item_id=item.pk, quantity=2)
+            services.cart_update(user=customer, item_id=item.pk, quantity=2)
         with pytest.raises(CartItem.DoesNotExist):
-            services_cart.cart_remove(user=customer, item_id=item.pk)
+            services.cart_remove(user=customer, item_id=item.pk)
         item.refresh_from_db()
         assert item.quantity == 1
 
     def test_remove_deletes_the_item(self, customer, service):
-        item = services_cart.cart_add(user=customer, service_id=service.pk)
-        services_cart.cart_remove(user=customer, item_id=item.pk)
+        item = services.cart_add(user=customer, service_id=service.pk)
+        services.cart_remove(user=customer, item_id=item.pk)
         assert not CartItem.objects.exists()
 
 
@@ -131,9 +131,9 @@ class TestCartPage:
         assert response["Location"].startswith(reverse("accounts:login"))
 
     def test_lists_only_the_customers_items_with_amounts(self, signed_in, customer, service, cheap):
-        services_cart.cart_add(user=customer, service_id=service.pk, quantity=2)
-        services_cart.cart_add(user=customer, service_id=cheap.pk)
-        services_cart.cart_add(user=UserFactory(), service_id=ServiceFactory().pk)
+        services.cart_add(user=customer, service_id=service.pk, quantity=2)
+        services.cart_add(user=customer, service_id=cheap.pk)
+        services.cart_add(user=UserFactory(), service_id=ServiceFactory().pk)
         response = signed_in.get(reverse("orders:cart"))
         rows = response.context["rows"]
         assert [(row["service"], row["quantity"], row["subtotal"]) for row in rows] == [
@@ -149,14 +149,14 @@ class TestCartPage:
         assert 'data-testid="cart-empty"' in response.text
 
     def test_a_service_gone_off_sale_is_not_listed(self, signed_in, customer, service):
-        services_cart.cart_add(user=customer, service_id=service.pk)
+        services.cart_add(user=customer, service_id=service.pk)
         Service.objects.filter(pk=service.pk).update(active=False)
         assert signed_in.get(reverse("orders:cart")).context["rows"] == []
 
 
 class TestCartUpdateAndRemove:
     def test_update_changes_the_quantity(self, signed_in, customer, service):
-        item = services_cart.cart_add(user=customer, service_id=service.pk)
+        item = services.cart_add(user=customer, service_id=service.pk)
         response = signed_in.post(reverse("orders:cart-update", args=[item.pk]), {"quantity": "5"})
         assert response["Location"] == reverse("orders:cart")
         item.refresh_from_db()
@@ -164,7 +164,7 @@ class TestCartUpdateAndRemove:
 
     @pytest.mark.parametrize("quantity", ["0", "100", "abc", ""])
     def test_a_bad_quantity_is_shown_beside_the_item_and_changes_nothing(self, signed_in, customer, service, quantity):
-        item = services_cart.cart_add(user=customer, service_id=service.pk, quantity=3)
+        item = services.cart_add(user=customer, service_id=service.pk, quantity=3)
         response = signed_in.post(reverse("orders:cart-update", args=[item.pk]), {"quantity": quantity})
         assert response.status_code == 200
         assertTemplateUsed(response, "orders/cart.html")
@@ -176,20 +176,20 @@ class TestCartUpdateAndRemove:
 
     @pytest.mark.parametrize("quantity", ["5", "abc"])
     def test_another_users_item_is_not_found(self, signed_in, service, quantity):
-        item = services_cart.cart_add(user=UserFactory(), service_id=service.pk, quantity=3)
+        item = services.cart_add(user=UserFactory(), service_id=service.pk, quantity=3)
         assert signed_in.post(reverse("orders:cart-update", args=[item.pk]), {"quantity": quantity}).status_code == 404
         assert signed_in.post(reverse("orders:cart-remove", args=[item.pk])).status_code == 404
         item.refresh_from_db()
         assert item.quantity == 3
 
     def test_remove_takes_the_item_off(self, signed_in, customer, service):
-        item = services_cart.cart_add(user=customer, service_id=service.pk)
+        item = services.cart_add(user=customer, service_id=service.pk)
         response = signed_in.post(reverse("orders:cart-remove", args=[item.pk]))
         assert response["Location"] == reverse("orders:cart")
         assert not CartItem.objects.exists()
 
     def test_update_and_remove_are_post_only(self, signed_in, customer, service):
-        item = services_cart.cart_add(user=customer, service_id=service.pk)
+        item = services.cart_add(user=customer, service_id=service.pk)
         assert signed_in.get(reverse("orders:cart-update", args=[item.pk])).status_code == 405
         assert signed_in.get(reverse("orders:cart-remove", args=[item.pk])).status_code == 405
         assert CartItem.objects.count() == 1
@@ -198,8 +198,8 @@ class TestCartUpdateAndRemove:
 class TestCartCheckout:
     @pytest.fixture
     def listed(self, customer, service, cheap):
-        services_cart.cart_add(user=customer, service_id=service.pk, quantity=2)
-        services_cart.cart_add(user=customer, service_id=cheap.pk)
+        services.cart_add(user=customer, service_id=service.pk, quantity=2)
+        services.cart_add(user=customer, service_id=cheap.pk)
         return [service, cheap]
 
     @pytest.fixture
@@ -270,7 +270,7 @@ class TestCartCheckout:
         assert not Order.objects.exists()
 
     def test_another_users_list_is_not_checked_out(self, signed_in, customer, agreement, service):
-        services_cart.cart_add(user=UserFactory(), service_id=service.pk)
+        services.cart_add(user=UserFactory(), service_id=service.pk)
         assert signed_in.get(reverse("orders:checkout-cart"))["Location"] == reverse("orders:cart")
         assert CartItem.objects.count() == 1
 

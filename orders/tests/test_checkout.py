@@ -388,7 +388,7 @@ class TestCheckoutRefusals:
         def refuse(**kwargs):
             raise OrderError("refused by the service")
 
-        monkeypatch.setattr("orders.views.checkout.services_cart.order_checkout", refuse)
+        monkeypatch.setattr("orders.views.checkout.services.order_checkout", refuse)
         response = self.refused(signed_in, service, checkout_data(service=service, agreement=agreement, profile=profile))
         assert response.context["form"].non_field_errors() == ["refused by the service"]
 
@@ -456,7 +456,7 @@ class TestNewInvoiceProfile:
             real_submit(**kwargs)
             raise OrderError("refused after the order was written")
 
-        monkeypatch.setattr("orders.services_cart.order_submit", submit_then_refuse)
+        monkeypatch.setattr("orders.services.order_submit", submit_then_refuse)
         before = counts()
         response = signed_in.post(url(service), checkout_data(service=service, agreement=agreement))
         assert response.status_code == 200

@@ -108,6 +108,31 @@ class TestSubmit:
             submitted_order(services_and_quantities=[(service, quantity)])
         assert (Order.objects.count(), OrderLine.objects.count(), DailySerial.objects.count()) == (0, 0, 0)
 
+    @pytest.mark.parametrize(
+        "bad", [{"store_name": " "}, {"reminder_mobile": "12345"}, {"reminder_email": "not-an-email"}, {"remarks": "长" * 501}]
+    )
+    def test_supplementary_info_is_checked_by_the_service_too(self, bad):
+        with pytest.raises(OrderError):
+            submitted_order(**bad)
+        assert (Order.objects.count(), DailySerial.objects.count()) == (0, 0)
+
+    def test_supplementary_info_is_stored_normalised(self):
+        order = submitted_order(reminder_mobile="138 0013 8000", store_name="  云测旗舰店 ")
+        assert (order.reminder_mobile, order.store_name) == ("+8613800138000", "云测旗舰店")
+
+    def test_no_invoice_profile_is_refused(self):
+        with pytest.raises(OrderError):
+            services.order_submit(
+                customer=UserFactory(),
+                items=[services.CheckoutItem(ServiceFactory().pk, 1)],
+                invoice_profile=None,
+                details=DETAILS,
+                payment_method="third_party",
+                agreement=agreement(),
+                accepted_ip=None,
+                checkout_token=uuid.uuid4(),
+            )
+
     def test_inactive_service_is_refused(self):
         with pytest.raises(OrderError):
             submitted_order(services_and_quantities=[(ServiceFactory(active=False), 1)])
@@ -221,6 +246,13 @@ class TestStateChanges:
         order.refresh_from_db()
         assert (order.status, order.store_name) == (S.AWAITING_PAYMENT, "新店名")
         assert order.events.last().action == "edit"
+
+    def test_edit_with_a_bad_mobile_is_refused_and_changes_nothing(self):
+        order = submitted_order()
+        with pytest.raises(OrderError):
+            services.order_edit(order=order, actor=order.customer, details={"reminder_mobile": "021-6400000"})
+        order.refresh_from_db()
+        assert order.reminder_mobile == DETAILS["reminder_mobile"] and order.events.count() == 1
 
     def test_edit_that_changes_nothing_writes_no_event(self):
         order = submitted_order()

@@ -14,7 +14,7 @@ from accounts.selectors import invoice_profile_list
 from catalog.models import Service
 from catalog.selectors import service_get_on_sale
 
-from .. import services, services_cart
+from .. import services
 from ..exceptions import OrderError
 from ..forms import CartQuantityForm, CheckoutForm
 from ..models import CartItem
@@ -62,7 +62,7 @@ def _checkout(request, *, lines, from_cart):
             form.recalculate()
         elif form.is_valid():
             try:
-                order = services_cart.order_checkout(
+                order = services.order_checkout(
                     customer=request.user,
                     accepted_ip=request.META.get("REMOTE_ADDR"),
                     from_cart=from_cart,
@@ -124,7 +124,7 @@ def cart_add(request, service_id):
     if request.method != "POST":
         return redirect(service_url)
     try:
-        item = services_cart.cart_add(user=request.user, service_id=service_id)
+        item = services.cart_add(user=request.user, service_id=service_id)
     except Service.DoesNotExist:
         raise Http404 from None
     messages.success(request, _("“%(service)s” is on your list.") % {"service": item.service.name})
@@ -140,7 +140,7 @@ def cart_update(request, item_id):
             raise Http404
         return _cart_page(request, bound=(item_id, form))
     try:
-        services_cart.cart_update(user=request.user, item_id=item_id, quantity=form.cleaned_data["quantity"])
+        services.cart_update(user=request.user, item_id=item_id, quantity=form.cleaned_data["quantity"])
     except CartItem.DoesNotExist:
         raise Http404 from None
     messages.success(request, _("The quantity was updated."))
@@ -151,7 +151,7 @@ def cart_update(request, item_id):
 @require_POST
 def cart_remove(request, item_id):
     try:
-        services_cart.cart_remove(user=request.user, item_id=item_id)
+        services.cart_remove(user=request.user, item_id=item_id)
     except CartItem.DoesNotExist:
         raise Http404 from None
     messages.success(request, _("The service was removed from your list."))
