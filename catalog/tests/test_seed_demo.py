@@ -178,3 +178,13 @@ def test_cheap_pbkdf2_demo_hash_signs_in_and_is_upgraded_on_first_sign_in(settin
 
     assert user is not None
     assert not User.objects.get(username="demo").password.startswith("pbkdf2_sha256$1000$")
+
+
+def test_demo_customer_gets_orders_in_three_states_once():
+    from orders.models import Order
+
+    seed("--quiet")
+    seed("--quiet")
+    statuses = sorted(Order.objects.filter(customer__username="demo").values_list("status", flat=True))
+    assert statuses == ["awaiting_payment", "in_trade", "rejected"]
+    assert all(order.lines.count() == 1 for order in Order.objects.all())

@@ -2,6 +2,7 @@
 and demos. Idempotent: rows are matched by code or username and reset to the values
 below, so a second run changes nothing and prices never drift."""
 
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -16,8 +17,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
-from accounts.services import product_key_save
+from accounts.services import invoice_profile_create, product_key_save
 from catalog.models import Module, Platform, ProductLine, Service
+from orders import services as order_services
 from orders.models import Agreement
 
 HEX4 = "[0-9A-F]{4}"
@@ -71,6 +73,29 @@ FEATURED = {
     ("e3omni", "xiaohongshu", "order-sync"),
     ("bs3000", "taobao", "open-platform"),
 }
+DEMO_INVOICE_PROFILE = {
+    "kind": "special",
+    "title_type": "company",
+    "title": "演示商贸有限公司",
+    "taxpayer_id": "91310000134511148L",
+    "address": "上海市闵行区号景路206弄",
+    "phone": "021-64000000",
+    "bank": "招商银行上海分行",
+    "account": "1219 0000 0000 0001",
+    "contact": "演示客户",
+    "contact_phone": "+8613800138000",
+}
+DEMO_ORDER_DETAILS = {
+    "contract_customer_name": "演示商贸有限公司",
+    "marketplace_order_no": "FW_GOODS-1000001-1",
+    "store_name": "演示旗舰店",
+    "seller_nick": "demo_shop",
+    "service_engineer": "李工",
+    "reminder_name": "演示客户",
+    "reminder_mobile": "+8613800138000",
+    "reminder_email": "demo@example.com",
+}
+
 AGREEMENT_VERSION = "2026-01"
 AGREEMENT_BODY = """第一条 订购内容
 客户通过云市场订购的店铺对接服务，以订购单所列服务商品、数量与服务期限为准。
@@ -164,6 +189,7 @@ class Command(BaseCommand):
         services = self.seed_services(lines, platforms, modules)
         self.seed_accounts()
         self.seed_agreement()
+        self.seed_orders()
 
         if not quiet:
             self.print_logins()
@@ -263,6 +289,32 @@ class Command(BaseCommand):
             version=AGREEMENT_VERSION,
             defaults={"title": "店铺订购协议", "body": AGREEMENT_BODY, "published_at": timezone.now()},
         )
+
+    def seed_orders(self):
+        """A few orders of the demo customer, in the states My Orders shows, made through
+        the same services as the shop; only when the customer has none yet."""
+        customer = User.objects.get(username=DEMO_CUSTOMER)
+        if customer.orders.exists():
+            return
+        profile = customer.invoice_profiles.first() or invoice_profile_create(user=customer, data=DEMO_INVOICE_PROFILE)
+        reviewer = User.objects.get(username="reviewer")
+        services = list(Service.objects.on_sale().filter(product_line__code="e3omni").order_by("pk")[:3])
+
+        def submit(service):
+            return order_services.order_submit(
+                customer=customer,
+                items=[order_services.CheckoutItem(service.pk, 1)],
+                invoice_profile=profile,
+                details=DEMO_ORDER_DETAILS,
+                payment_method="third_party",
+                agreement=order_services.agreement_current(),
+                accepted_ip=None,
+                checkout_token=uuid.uuid4(),
+            )
+
+        awaiting, rejected, in_trade = (submit(service) for service in services)
+        order_services.order_reject(order=rejected, actor=reviewer, reason="服务市场订单号与店铺名称不一致，请核对后重新提交。")
+        order_services.order_approve(order=in_trade, actor=reviewer)
 
     def staff_groups(self):
         names = {account.group for account in DEMO_ACCOUNTS if account.group}
