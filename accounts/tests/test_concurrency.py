@@ -1,9 +1,7 @@
 """Concurrent writes on PostgreSQL, where row locks and constraints are real."""
 
-import threading
 
 import pytest
-from django.db import connection
 
 from accounts import services
 from accounts.exceptions import AccountError
@@ -11,30 +9,9 @@ from accounts.models import ProductKey, User
 from catalog.tests.factories import ProductLineFactory
 
 from .factories import UserFactory
+from mall.testing import run_concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_concurrently(target, count):
-    """Run `target(i)` in `count` threads released together; return results or exceptions."""
-    barrier = threading.Barrier(count)
-    outcomes = [None] * count
-
-    def worker(i):
-        try:
-            barrier.wait(timeout=10)
-            outcomes[i] = target(i)
-        except Exception as error:  # collected and asserted on by the caller
-            outcomes[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return outcomes
 
 
 def test_concurrent_sign_ups_with_one_username_create_one_user():

@@ -3,7 +3,6 @@
 Assertions name the field in error, never the project's Chinese text (still being translated).
 """
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -19,6 +18,7 @@ from accounts.forms import InvoiceProfileForm
 from accounts.models import InvoiceProfile
 from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from accounts.tests.test_validators import LETTER_LED, VALID_USCC
+from mall.testing import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -386,27 +386,6 @@ class TestInvoiceProfilePages:
 
 
 # --- PostgreSQL: row locks and the constraint under concurrency -------------------------
-
-
-def run_concurrently(target, count):
-    barrier = threading.Barrier(count)
-    outcomes = [None] * count
-
-    def worker(i):
-        try:
-            barrier.wait(timeout=10)
-            outcomes[i] = target(i)
-        except Exception as error:  # asserted on by the caller
-            outcomes[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return outcomes
 
 
 @pytest.mark.postgres

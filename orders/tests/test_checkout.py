@@ -5,14 +5,12 @@ form fields in error, context data and database rows, never the Chinese UI text.
 """
 
 import re
-import threading
 import uuid
 from decimal import Decimal
 
 import pytest
 from django.contrib.messages import get_messages
 from django.contrib.staticfiles import finders
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertTemplateUsed
@@ -24,6 +22,7 @@ from orders import services
 from orders.exceptions import OrderError
 from orders.models import DailySerial, Order, OrderLine
 from orders.tests.factories import DETAILS, AgreementFactory
+from mall.testing import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -528,28 +527,6 @@ class TestRecalculate:
         data = {"recalculate": "1", "invoice_profile": "new", "new_invoice-title": "", f"quantity_{service.pk}": "1"}
         response = signed_in.post(url(service), data)
         assert not response.context["form"].new_invoice.errors
-
-
-def run_concurrently(target, count):
-    """Run `target(i)` in `count` threads released together; return results or exceptions."""
-    barrier = threading.Barrier(count)
-    outcomes = [None] * count
-
-    def worker(i):
-        try:
-            barrier.wait(timeout=30)
-            outcomes[i] = target(i)
-        except Exception as error:  # collected and asserted on by the caller
-            outcomes[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return outcomes
 
 
 @pytest.mark.postgres

@@ -1,10 +1,8 @@
 """Orders under concurrency, on PostgreSQL where row locks are real."""
 
-import threading
 import uuid
 
 import pytest
-from django.db import connection
 
 from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
@@ -12,30 +10,9 @@ from orders import services
 from orders.models import Order, OrderEvent, OrderLine
 
 from .factories import DETAILS, agreement, order_in
+from mall.testing import run_concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_concurrently(target, count):
-    """Run `target(i)` in `count` threads released together; return results or exceptions."""
-    barrier = threading.Barrier(count)
-    outcomes = [None] * count
-
-    def worker(i):
-        try:
-            barrier.wait(timeout=30)
-            outcomes[i] = target(i)
-        except Exception as error:  # collected and asserted on by the caller
-            outcomes[i] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return outcomes
 
 
 def test_fifty_concurrent_checkouts_get_distinct_numbers_and_gap_free_serials():

@@ -202,7 +202,7 @@ class TestTransitionTable:
     def test_refused_move_raises_and_changes_nothing(self, action, status):
         order = force_status(submitted_order(), status)
         snapshot = (order.status, order.updated_at, order.events.count(), Message.objects.count())
-        with pytest.raises(OrderError):
+        with pytest.raises(TransitionRefused):
             ACTIONS[action](order, UserFactory(staff=True))
         order.refresh_from_db()
         assert (order.status, order.updated_at, order.events.count(), Message.objects.count()) == snapshot
