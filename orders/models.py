@@ -111,7 +111,15 @@ class Order(ConcurrentTransitionMixin, models.Model):
             models.UniqueConstraint(fields=["customer", "checkout_token"], name="orders_order_one_per_checkout"),
             models.CheckConstraint(condition=models.Q(total__gte=0), name="orders_order_total_not_negative"),
         ]
-        indexes = [models.Index(fields=["customer", "status", "-submitted_at"], name="orders_order_customer_status")]
+        indexes = [
+            models.Index(fields=["customer", "status", "-submitted_at"], name="orders_order_customer_status"),
+            models.Index(fields=["status", "submitted_at"], name="orders_order_status_queue"),
+        ]
+        permissions = [
+            ("review_order", _("Can approve or reject orders")),
+            ("close_order", _("Can close orders")),
+            ("export_order", _("Can export orders")),
+        ]
 
     def __str__(self):
         return self.number
