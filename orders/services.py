@@ -16,6 +16,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -23,6 +25,7 @@ from django_fsm import can_proceed
 
 from accounts.models import InvoiceProfile
 from accounts.services import invoice_profile_create, message_send
+from accounts.tasks import email_send_task
 from accounts.validators import cn_mobile_to_e164
 from catalog.models import Service
 
@@ -235,11 +238,10 @@ def order_submit(
             _event(order, action="submit", from_status="", actor=customer)
             if from_cart:
                 CartItem.objects.filter(user=customer, service_id__in=[item.service_id for item in items]).delete()
-            message_send(
-                user=customer,
-                title=_("Order %(number)s submitted") % {"number": order.number},
-                body=_("Your order is awaiting review. We will tell you the result here."),
-                link=order.get_absolute_url(),
+            _notify(
+                order,
+                title=gettext_lazy("Order %(number)s submitted"),
+                body=gettext_lazy("Your order is awaiting review. We will tell you the result here."),
             )
     except IntegrityError:
         # A concurrent repeat of this checkout won the race: answer with its order.
@@ -364,6 +366,45 @@ def order_checkout(
         return order_submit(invoice_profile=profile, **submit)
 
 
+# --- Notifications -------------------------------------------------------------------
+
+# Emails carry both languages, Chinese first: the shop does not know which one a
+# customer reads.
+EMAIL_LANGUAGES = ("zh-hans", "en")
+
+
+def _notify(order: Order, *, title, body="", email: bool = False) -> None:
+    """Tell the customer: a message in 我的消息 now (part of the caller's transaction) and,
+    with `email`, an email sent by a worker once the transaction commits.
+
+    `title` and `body` are lazy strings with %(number)s, rendered per language.
+    """
+    number = {"number": order.number}
+    message_send(user=order.customer, title=str(title) % number, body=str(body), link=order.get_absolute_url())
+    if not (email and order.customer.email):
+        return
+    url = f"{settings.SITE_URL.rstrip('/')}{order.get_absolute_url()}"
+    subjects, texts, htmls = [], [], []
+    for language in EMAIL_LANGUAGES:
+        with translation.override(language):
+            context = {
+                "order": order,
+                "headline": str(title) % number,
+                "paragraphs": [str(body)] if body else [],
+                "url": url,
+                "seller": settings.SELLER,
+            }
+            subjects.append(str(title) % number)
+            texts.append(render_to_string("orders/emails/order_status.txt", context))
+            htmls.append(render_to_string("orders/emails/order_status.html", context))
+    email_send_task.delay_on_commit(
+        subject=" / ".join(subjects),
+        body="\n\n--------\n\n".join(texts),
+        html_body="<hr>".join(htmls),
+        to=[order.customer.email],
+    )
+
+
 # --- State changes -------------------------------------------------------------------
 
 
@@ -428,11 +469,7 @@ def order_edit(*, order: Order, actor, details: dict, invoice_profile: InvoicePr
             _event(locked, action="edit", from_status=locked.status, actor=actor, note=",".join(changed))
         if locked.status == Order.Status.REJECTED:
             locked, _moved = _change(locked, "resubmit", actor=actor)
-            message_send(
-                user=locked.customer,
-                title=_("Order %(number)s resubmitted for review") % {"number": locked.number},
-                link=locked.get_absolute_url(),
-            )
+            _notify(locked, title=gettext_lazy("Order %(number)s resubmitted for review"))
     return locked
 
 
@@ -465,11 +502,11 @@ def order_approve(*, order: Order, actor, paid_amount: Decimal | None = None, se
     with transaction.atomic():
         approved, moved = _change(order, "approve", actor=actor, apply=apply)
         if moved:
-            message_send(
-                user=approved.customer,
-                title=_("Order %(number)s approved") % {"number": approved.number},
-                body=_("Your order is now in trade."),
-                link=approved.get_absolute_url(),
+            _notify(
+                approved,
+                title=gettext_lazy("Order %(number)s approved"),
+                body=gettext_lazy("Your order passed review and is now in trade. Its service period has started."),
+                email=True,
             )
     return approved
 
@@ -487,12 +524,7 @@ def order_reject(*, order: Order, actor, reason: str) -> Order:
     with transaction.atomic():
         rejected, moved = _change(order, "reject", actor=actor, note=reason, apply=apply)
         if moved:
-            message_send(
-                user=rejected.customer,
-                title=_("Order %(number)s did not pass review") % {"number": rejected.number},
-                body=reason,
-                link=rejected.get_absolute_url(),
-            )
+            _notify(rejected, title=gettext_lazy("Order %(number)s did not pass review"), body=reason, email=True)
     return rejected
 
 
@@ -506,7 +538,11 @@ def order_close(*, order: Order, actor, reason: str) -> Order:
         o.close_reason, o.failed_at = reason, timezone.now()
         return ["close_reason", "failed_at"]
 
-    return _change(order, "close", actor=actor, note=reason, apply=apply)[0]
+    with transaction.atomic():
+        closed, moved = _change(order, "close", actor=actor, note=reason, apply=apply)
+        if moved:
+            _notify(closed, title=gettext_lazy("Order %(number)s was closed"), body=reason, email=True)
+    return closed
 
 
 def order_expire(*, order: Order) -> Order:
@@ -533,11 +569,10 @@ def order_confirm_receipt(*, order: Order, actor=None) -> Order:
     with transaction.atomic():
         confirmed, moved = _change(order, "confirm_receipt", actor=actor, apply=apply)
         if moved:
-            message_send(
-                user=confirmed.customer,
-                title=_("Order %(number)s completed") % {"number": confirmed.number},
-                body=_("Thank you. The invoice information is being prepared."),
-                link=confirmed.get_absolute_url(),
+            _notify(
+                confirmed,
+                title=gettext_lazy("Order %(number)s completed"),
+                body=gettext_lazy("Thank you. The invoice information is being prepared."),
             )
             hook = import_string(settings.ORDER_DOCUMENTS_HOOK)
             transaction.on_commit(lambda: hook(order_id=confirmed.pk))

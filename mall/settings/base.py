@@ -141,7 +141,7 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 # In-process tasks behave like a worker's: retried, and a final failure is logged,
@@ -181,6 +181,8 @@ SELLER = {
 }
 
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+# The shop's public address, for links in emails sent outside a request.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 # Called with order_id= after a receipt confirmation commits (invoice and contract).
 ORDER_DOCUMENTS_HOOK = "invoicing.services.order_documents_request"

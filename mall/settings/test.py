@@ -14,7 +14,7 @@ STORAGES = {
 }
 # The embedded default (no REDIS_URL): tasks run in-process once the transaction
 # commits. The redis tier points the Celery app at Redis and starts a real worker.
-CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_URL = "memory://localhost/"
 CELERY_TASK_ALWAYS_EAGER = True
 # WhiteNoise looks for STATIC_ROOT at start-up; tests serve from the finders.
 WHITENOISE_USE_FINDERS = True

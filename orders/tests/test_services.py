@@ -317,3 +317,52 @@ RECORDED: list[int] = []
 
 def record_documents_request(*, order_id):
     RECORDED.append(order_id)
+
+
+class TestNotifications:
+    def emails_after(self, django_capture_on_commit_callbacks, action):
+        from django.core import mail
+
+        with django_capture_on_commit_callbacks(execute=True):
+            result = action()
+        return result, mail.outbox
+
+    @pytest.mark.parametrize(
+        "move, expected",
+        [
+            (lambda o, s: services.order_approve(order=o, actor=s), "approved"),
+            (lambda o, s: services.order_reject(order=o, actor=s, reason="卖家NICK有误"), "卖家NICK有误"),
+            (lambda o, s: services.order_close(order=o, actor=s, reason="客户要求关闭"), "客户要求关闭"),
+        ],
+    )
+    def test_review_outcomes_send_a_message_and_a_bilingual_email_after_commit(
+        self, django_capture_on_commit_callbacks, move, expected
+    ):
+        order = submitted_order()
+        staff = UserFactory(staff=True)
+        _result, outbox = self.emails_after(django_capture_on_commit_callbacks, lambda: move(order, staff))
+        assert len(outbox) == 1
+        email = outbox[0]
+        assert email.to == [order.customer.email]
+        assert order.number in email.subject and " / " in email.subject  # Chinese / English
+        assert expected in email.body or expected in email.subject
+        assert "--------" in email.body  # both languages
+        assert email.alternatives and order.get_absolute_url() in email.alternatives[0][0]
+        assert Message.objects.filter(user=order.customer).count() == 2  # submit + this
+
+    def test_no_email_without_an_address_but_still_a_message(self, django_capture_on_commit_callbacks):
+        order = submitted_order(customer=UserFactory(email=""))
+        _result, outbox = self.emails_after(
+            django_capture_on_commit_callbacks, lambda: services.order_approve(order=order, actor=UserFactory(staff=True))
+        )
+        assert outbox == []
+        assert Message.objects.filter(user=order.customer).count() == 2
+
+    def test_a_repeated_approval_sends_nothing_more(self, django_capture_on_commit_callbacks):
+        order = submitted_order()
+        staff = UserFactory(staff=True)
+        services.order_approve(order=order, actor=staff)
+        _result, outbox = self.emails_after(
+            django_capture_on_commit_callbacks, lambda: services.order_approve(order=order, actor=staff)
+        )
+        assert outbox == []
