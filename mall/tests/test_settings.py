@@ -75,3 +75,13 @@ def test_redis_url_switches_cache_and_broker(settings):
         env={"DJANGO_SETTINGS_MODULE": "mall.settings.local", "REDIS_URL": "redis://127.0.0.1:6379/3"},
     )
     assert result.stdout.split()[-3:] == ["django.core.cache.backends.redis.RedisCache", "redis://127.0.0.1:6379/3", "False"]
+
+
+def test_admin_path_comes_from_admin_url():
+    result = manage(
+        "shell",
+        "-c",
+        "from django.urls import reverse; print(reverse('admin:index'))",
+        env={"DJANGO_SETTINGS_MODULE": "mall.settings.local", "ADMIN_URL": "backoffice-7f3a/"},
+    )
+    assert result.stdout.split()[-1] == "/backoffice-7f3a/"

@@ -73,3 +73,21 @@ def test_other_pages_still_redirect_to_https_in_production(client, settings):
 
 def test_probes_refuse_writes(client):
     assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_admin_sign_in_is_locked_after_five_failures(client):
+    from accounts.tests.factories import PASSWORD, UserFactory
+
+    staff = UserFactory(staff=True)
+    url = reverse("admin:login")
+    for _ in range(5):
+        client.post(url, {"username": staff.username, "password": "wrong"}, REMOTE_ADDR="10.9.9.9")
+    response = client.post(url, {"username": staff.username, "password": PASSWORD}, REMOTE_ADDR="10.9.9.9")
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_admin_shows_the_sites_chinese_name(admin_client):
+    assert "云市场管理后台" in admin_client.get(reverse("admin:index")).text
