@@ -111,6 +111,9 @@ def order_list(request):
         "rows": [(order, Actions.of(order)) for order in page],
         "query": urlencode(form.query()),
         "searching": bool(search.number.strip() or search.start or search.end),
+        # Orders get a contract with the invoicing app; until then the template skips the
+        # lookup (a missing attribute costs Django a dir() per order).
+        "contracts_enabled": hasattr(Order, "contract"),
     }
     return render(request, "orders/order_list.html", context)
 
