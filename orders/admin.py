@@ -1,6 +1,29 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, Prefetch, Q, Value, When
+from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django_fsm import can_proceed
 
-from .models import Agreement
+from . import export, services
+from .admin_forms import OrderApproveForm, OrderReasonForm
+from .exceptions import OrderError, TransitionRefused
+from .models import Agreement, Order, OrderEvent, OrderLine
+from .selectors import service_end_for
+from .templatetags.order_admin import waiting_time
+
+S = Order.Status
+AWAITING = Q(status=S.AWAITING_PAYMENT)
+EXPORT_CHUNK = 500
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @admin.register(Agreement)
@@ -15,3 +38,463 @@ class AgreementAdmin(admin.ModelAdmin):
         if obj is not None and obj.published_at is not None:
             return ["version", "title", "body", "published_at", "created_at"]
         return ["created_at"]
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = [
+        "serial",
+        "service_name",
+        "unit_price",
+        "quantity",
+        "unit",
+        "discount",
+        "subtotal",
+        "service_start",
+        "service_end",
+    ]
+    readonly_fields = fields
+
+
+class OrderEventInline(ReadOnlyInline):
+    """The order's timeline, as the customer sees it, with who did each step."""
+
+    model = OrderEvent
+    verbose_name_plural = gettext_lazy("timeline")
+    fields = ["at", "action_label", "from_label", "to_label", "actor_kind", "actor", "note_text"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+    @admin.display(description=gettext_lazy("action"))
+    def action_label(self, event):
+        return services.ACTION_LABELS.get(event.action, event.action)
+
+    @admin.display(description=gettext_lazy("from"))
+    def from_label(self, event):
+        return _status_label(event.from_status) if event.from_status else "—"
+
+    @admin.display(description=gettext_lazy("to"))
+    def to_label(self, event):
+        return _status_label(event.to_status)
+
+    @admin.display(description=gettext_lazy("note"))
+    def note_text(self, event):
+        if event.action == "edit":  # an edit's note lists field names: show their labels
+            names = [name for name in event.note.split(",") if name]
+            return ", ".join(str(Order._meta.get_field(name).verbose_name) for name in names)
+        return event.note
+
+
+def _status_label(value):
+    return S(value).label if value in S.values else value
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    """Orders are read-only here: status and money change only through the review
+    pages and actions, which call orders.services with the staff user as actor."""
+
+    list_display = [
+        "number",
+        "customer_and_company",
+        "store_name",
+        "platforms",
+        "total",
+        "status_label",
+        "submitted",
+        "waiting",
+    ]
+    list_select_related = ["customer"]
+    list_filter = [
+        "status",
+        "lines__service__product_line",
+        "lines__service__platform",
+        "payment_method",
+        "submitted_at",
+    ]
+    search_fields = [
+        "number",
+        "lines__serial",
+        "store_name",
+        "seller_nick",
+        "marketplace_order_no",
+        "customer__username",
+        "customer__real_name",
+        "customer__company",
+    ]
+    search_help_text = gettext_lazy(
+        "Main order number, transaction serial number, store name, seller nick, service market order "
+        "number, or the customer's username, name or company."
+    )
+    # The review queue first, oldest waiting first; then the other orders, newest first.
+    ordering = [
+        Case(When(AWAITING, then=Value(0)), default=Value(1)).asc(),
+        Case(When(AWAITING, then="submitted_at")).asc(),
+        Case(When(~AWAITING, then="submitted_at")).desc(),
+    ]
+    actions = ["approve_selected", "reject_selected"]
+    inlines = [OrderLineInline, OrderEventInline]
+    fieldsets = [
+        (None, {"fields": ["number", "status_label", "customer", "customer_contact", "submitted_at", "updated_at"]}),
+        (gettext_lazy("Supplementary information"), {"fields": list(services.DETAIL_FIELDS)}),
+        (gettext_lazy("Invoice information"), {"fields": list(services.INVOICE_FIELDS)}),
+        (
+            gettext_lazy("Payment"),
+            {"fields": ["payment_method", "subtotal", "discount", "total", "paid_amount"]},
+        ),
+        (
+            gettext_lazy("Store ordering agreement"),
+            {"fields": ["agreement", "agreement_version", "agreement_accepted_at", "agreement_accepted_ip"]},
+        ),
+        (
+            gettext_lazy("Review"),
+            {
+                "fields": [
+                    "approved_at",
+                    "rejected_at",
+                    "rejection_reason",
+                    "completed_at",
+                    "failed_at",
+                    "close_reason",
+                ]
+            },
+        ),
+    ]
+    readonly_fields = ["status_label", "customer_contact"]
+    change_form_template = "admin/orders/order/change_form.html"
+    change_list_template = "admin/orders/order/change_list.html"
+
+    # --- Permissions: nobody adds, edits or deletes an order here ----------------------
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_review_permission(self, request, obj=None):
+        return request.user.has_perm("orders.review_order")
+
+    def has_close_permission(self, request, obj=None):
+        return request.user.has_perm("orders.close_order")
+
+    def has_export_permission(self, request, obj=None):
+        return request.user.has_perm("orders.export_order")
+
+    # --- List -------------------------------------------------------------------------
+
+    def get_queryset(self, request):
+        lines = OrderLine.objects.select_related("service__platform").order_by("id")
+        return super().get_queryset(request).prefetch_related(Prefetch("lines", queryset=lines))
+
+    @admin.display(description=gettext_lazy("customer"), ordering="customer__username")
+    def customer_and_company(self, order):
+        customer = order.customer
+        name = customer.real_name or customer.username
+        if not customer.company:
+            return name
+        return format_html('{}<br><span class="quiet">{}</span>', name, customer.company)
+
+    @admin.display(description=gettext_lazy("platforms"))
+    def platforms(self, order):
+        names = dict.fromkeys(line.service.platform.name for line in order.lines.all())
+        return "、".join(names)
+
+    @admin.display(description=gettext_lazy("status"), ordering="status")
+    def status_label(self, order):
+        return format_html(
+            '<span class="order-status order-status--{}" data-status="{}">{}</span>',
+            order.status,
+            order.status,
+            order.get_status_display(),
+        )
+
+    @admin.display(description=gettext_lazy("submitted at"), ordering="submitted_at")
+    def submitted(self, order):
+        local = timezone.localtime(order.submitted_at)  # date over time: the list is wide
+        return format_html("{}<br>{}", f"{local:%Y-%m-%d}", f"{local:%H:%M}")
+
+    @admin.display(description=gettext_lazy("waiting"), ordering="submitted_at")
+    def waiting(self, order):
+        return waiting_time(order.submitted_at) if order.status == S.AWAITING_PAYMENT else ""
+
+    @admin.display(description=gettext_lazy("customer contact"))
+    def customer_contact(self, order):
+        customer = order.customer
+        return " · ".join(
+            value for value in (customer.real_name, customer.company, customer.email, customer.mobile) if value
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "has_export_permission": self.has_export_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    # --- Change page and its buttons ------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        order = self.get_object(request, unquote(object_id))
+        if order is not None:
+            extra_context = {**(extra_context or {}), "review_buttons": self._buttons(request, order)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _buttons(self, request, order) -> list[tuple[str, str, str]]:
+        """(url, label, move) of each move this user may make on the order in its state now."""
+        allowed = {
+            "approve": self.has_review_permission(request),
+            "reject": self.has_review_permission(request),
+            "close": self.has_close_permission(request),
+        }
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            (reverse(f"admin:%s_%s_{move}" % info, args=[order.pk]), services.ACTION_LABELS[move], move)
+            for move, may in allowed.items()
+            if may and can_proceed(getattr(order, move))
+        ]
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/approve/", view(self.approve_view), name="%s_%s_approve" % info),
+            path("<path:object_id>/reject/", view(self.reject_view), name="%s_%s_reject" % info),
+            path("<path:object_id>/close/", view(self.close_view), name="%s_%s_close" % info),
+            path("export/csv/", view(self.export_view), {"extension": "csv"}, name="%s_%s_export_csv" % info),
+            path("export/xlsx/", view(self.export_view), {"extension": "xlsx"}, name="%s_%s_export_xlsx" % info),
+            *super().get_urls(),
+        ]
+
+    def approve_view(self, request, object_id):
+        """审核通过: confirm the paid amount and the service start; "preview" shows the
+        service ends for another start date without approving."""
+        order = self._order_or_404(request, object_id, allowed=self.has_review_permission)
+        if not can_proceed(order.approve):
+            return self._refuse(request, order, "approve")
+        form = OrderApproveForm(request.POST or None, order=order)
+        if request.method == "POST" and "_preview" not in request.POST and form.is_valid():
+            return self._move(
+                request,
+                order,
+                "approve",
+                lambda: services.order_approve(
+                    order=order,
+                    actor=request.user,
+                    paid_amount=form.cleaned_data["paid_amount"],
+                    service_start=form.cleaned_data["service_start"],
+                ),
+            )
+        start = form.cleaned_data["service_start"] if form.is_bound and form.is_valid() else form.initial["service_start"]
+        lines = [
+            (line, service_end_for(start=start, months=line.service.period_months))
+            for line in order.lines.select_related("service")
+        ]
+        return self._render_move_page(
+            request, order, "admin/orders/order/approve.html", _("Approve order %(number)s"), form, lines=lines
+        )
+
+    def reject_view(self, request, object_id):
+        """驳回: the reason is required and shown to the customer."""
+        return self._reason_page(
+            request, object_id, "reject", self.has_review_permission, _("Reject order %(number)s"),
+            lambda order, reason: services.order_reject(order=order, actor=request.user, reason=reason),
+        )
+
+    def close_view(self, request, object_id):
+        """关闭订单: the reason is required."""
+        return self._reason_page(
+            request, object_id, "close", self.has_close_permission, _("Close order %(number)s"),
+            lambda order, reason: services.order_close(order=order, actor=request.user, reason=reason),
+        )
+
+    def _reason_page(self, request, object_id, move, allowed, title, call):
+        order = self._order_or_404(request, object_id, allowed=allowed)
+        if not can_proceed(getattr(order, move)):
+            return self._refuse(request, order, move)
+        form = OrderReasonForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            return self._move(request, order, move, lambda: call(order, form.cleaned_data["reason"]))
+        return self._render_move_page(request, order, "admin/orders/order/reason.html", title, form, move=move)
+
+    def _order_or_404(self, request, object_id, *, allowed):
+        """The order, fresh from the database: 403 without the permission, 404 for no such order."""
+        if not allowed(request):
+            raise PermissionDenied
+        order = self.get_object(request, unquote(object_id))
+        if order is None:
+            raise Http404
+        return order
+
+    def _refuse(self, request, order, move):
+        """The order's state no longer allows `move` (someone else acted first): say so
+        and show the order instead of the form."""
+        self.message_user(request, TransitionRefused(order, services.ACTION_LABELS[move]).message, messages.ERROR)
+        return HttpResponseRedirect(self._change_url(order))
+
+    def _move(self, request, order, move, call):
+        """Call the service; a refusal becomes an error message, never a 500."""
+        try:
+            result = call()
+        except OrderError as error:
+            self.message_user(request, error.message, messages.ERROR)
+        else:
+            self._report(request, result, move)
+        return HttpResponseRedirect(self._change_url(order))
+
+    def _report(self, request, order, move):
+        """Tell the user what their request did. The services treat a repeat of the move
+        just made as done, so a reviewer who lost a race to another reviewer making the
+        same move learns that someone else made it."""
+        if _made_by(order, move, request.user):
+            self.message_user(
+                request,
+                _("Order %(number)s: %(action)s done; it is now “%(status)s”.")
+                % {"number": order.number, "action": services.ACTION_LABELS[move], "status": order.get_status_display()},
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(request, _already_done(order, move), messages.WARNING)
+
+    def _render_move_page(self, request, order, template, title, form, **extra):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title % {"number": order.number},
+            "order": order,
+            "form": form,
+            "change_url": self._change_url(order),
+            **extra,
+        }
+        return TemplateResponse(request, template, context)
+
+    def _change_url(self, order):
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk])
+
+    # --- Bulk actions ---------------------------------------------------------------------
+
+    @admin.action(permissions=["review"], description=gettext_lazy("Approve selected orders"))
+    def approve_selected(self, request, queryset):
+        """Approves the selected orders awaiting review (paid amount = total, service from
+        today) and names the others with the reason each was skipped."""
+        orders = queryset.prefetch_related(None).order_by("submitted_at", "pk")
+        approved, skipped = self._each(
+            request, orders, "approve", lambda order: services.order_approve(order=order, actor=request.user)
+        )
+        done = ngettext("%(count)d order approved.", "%(count)d orders approved.", approved) % {"count": approved}
+        self._report_bulk(request, done, approved, skipped)
+
+    @admin.action(permissions=["review"], description=gettext_lazy("Reject selected orders…"))
+    def reject_selected(self, request, queryset):
+        """Asks for the reason on an intermediate page, then rejects the selected orders
+        awaiting review with it; the others are named with the reason they were skipped."""
+        orders = list(queryset.prefetch_related(None).order_by("submitted_at", "pk"))
+        form = OrderReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            rejected, skipped = self._each(
+                request, orders, "reject", lambda order: services.order_reject(order=order, actor=request.user, reason=reason)
+            )
+            done = ngettext("%(count)d order rejected.", "%(count)d orders rejected.", rejected) % {"count": rejected}
+            self._report_bulk(request, done, rejected, skipped)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Reject orders"),
+            "orders": [(order, can_proceed(order.reject)) for order in orders],
+            "eligible": sum(can_proceed(order.reject) for order in orders),
+            "form": form,
+            "action_name": "reject_selected",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/orders/order/reject_selected.html", context)
+
+    @staticmethod
+    def _each(request, orders, move, call) -> tuple[int, list[str]]:
+        """Make `move` by calling `call(order)` for each order whose state allows it, one
+        transaction each. Returns how many this user moved, and why each other was skipped."""
+        moved, skipped = 0, []
+        for order in orders:
+            if not can_proceed(getattr(order, move)):
+                skipped.append(_skip_reason(order))
+                continue
+            try:
+                result = call(order)
+            except OrderError as error:
+                skipped.append(error.message)
+                continue
+            if _made_by(result, move, request.user):
+                moved += 1
+            else:
+                skipped.append(_already_done(result, move))
+        return moved, skipped
+
+    def _report_bulk(self, request, text, count, skipped):
+        self.message_user(request, text, messages.SUCCESS if count else messages.INFO)
+        if skipped:
+            self.message_user(
+                request,
+                ngettext("Skipped %(count)d order: %(list)s", "Skipped %(count)d orders: %(list)s", len(skipped))
+                % {"count": len(skipped), "list": "; ".join(skipped)},
+                messages.WARNING,
+            )
+
+    # --- Export -------------------------------------------------------------------------
+
+    def export_view(self, request, extension):
+        """The orders of the changelist's current filter and search (every page, not only
+        the shown or selected rows), in its order, read in chunks with their lines."""
+        if not self.has_export_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            changelist_url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+            return HttpResponseRedirect(f"{changelist_url}?e=1")
+        lines = Prefetch("lines", queryset=OrderLine.objects.order_by("id"))
+        orders = changelist.queryset.prefetch_related(None).prefetch_related(lines).iterator(chunk_size=EXPORT_CHUNK)
+        if extension == "csv":
+            response = StreamingHttpResponse(export.csv_chunks(orders), content_type="text/csv; charset=utf-8")
+        else:
+            response = HttpResponse(export.xlsx_bytes(orders), content_type=XLSX_TYPE)
+        return self._attachment(response, extension)
+
+    @staticmethod
+    def _attachment(response, extension):
+        response["Content-Disposition"] = f'attachment; filename="orders-{timezone.localtime():%Y%m%d-%H%M}.{extension}"'
+        return response
+
+
+def _made_by(order, move, user) -> bool:
+    """Whether the order's latest event is `move` by `user`."""
+    last = order.events.order_by("-at", "-id").values_list("action", "actor_id").first()
+    return last == (move, user.pk)
+
+
+def _already_done(order, move) -> str:
+    return _("Order %(number)s was already “%(status)s” (by someone else): %(action)s changed nothing.") % {
+        "number": order.number,
+        "status": order.get_status_display(),
+        "action": services.ACTION_LABELS[move],
+    }
+
+
+def _skip_reason(order) -> str:
+    return _("%(number)s is “%(status)s”") % {"number": order.number, "status": order.get_status_display()}

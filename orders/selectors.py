@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from dateutil.relativedelta import relativedelta
+from django.db.models import Count, Min, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -88,3 +89,19 @@ def _on_sale():
     from catalog.models import Service
 
     return Service.objects.on_sale()
+
+
+def order_review_queue() -> dict:
+    """Orders awaiting review: how many, and when the oldest was submitted (None when
+    the queue is empty). One query, served by the (status, submitted_at) index."""
+    return Order.objects.filter(status=Order.Status.AWAITING_PAYMENT).aggregate(
+        count=Count("pk"), oldest=Min("submitted_at")
+    )
+
+
+def service_end_for(*, start: date, months: int | None) -> date | None:
+    """The last day of a service of `months` months starting on `start`; None for a
+    one-off service. E.g. 12 months from 2026-01-31 end on 2027-01-30."""
+    if not months:
+        return None
+    return start + relativedelta(months=months) - timedelta(days=1)
