@@ -95,10 +95,7 @@ class OrderEventInline(ReadOnlyInline):
 
     @admin.display(description=gettext_lazy("note"))
     def note_text(self, event):
-        if event.action == "edit":  # an edit's note lists field names: show their labels
-            names = [name for name in event.note.split(",") if name]
-            return ", ".join(str(Order._meta.get_field(name).verbose_name) for name in names)
-        return event.note
+        return event.note_display
 
 
 def _status_label(value):

@@ -217,6 +217,15 @@ class OrderEvent(models.Model):
     def __str__(self):
         return f"{self.order_id} {self.action}"
 
+    @property
+    def note_display(self) -> str:
+        """The note as people read it: an edit's note lists field names, shown as their
+        labels in the active language."""
+        if self.action != "edit":
+            return self.note
+        names = [name for name in self.note.split(",") if name]
+        return ", ".join(str(Order._meta.get_field(name).verbose_name) for name in names)
+
 
 class DailySerial(models.Model):
     """The last line serial handed out on a day; its row is locked while a serial is taken,

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -31,6 +30,7 @@ from catalog.models import Service
 
 from .exceptions import OrderError, TransitionRefused
 from .models import Agreement, CartItem, DailySerial, Order, OrderEvent, OrderLine
+from .selectors import service_end_for
 
 logger = logging.getLogger(__name__)
 
@@ -493,9 +493,8 @@ def order_approve(*, order: Order, actor, paid_amount: Decimal | None = None, se
             raise OrderError(_("The paid amount must be between 0 and the order total."))
         o.approved_at = timezone.now()
         for line in o.lines.select_related("service"):
-            months = line.service.period_months
             line.service_start = start
-            line.service_end = start + relativedelta(months=months) - relativedelta(days=1) if months else None
+            line.service_end = service_end_for(start=start, months=line.service.period_months)
             line.save(update_fields=["service_start", "service_end"])
         return ["paid_amount", "approved_at"]
 

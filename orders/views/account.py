@@ -118,14 +118,6 @@ def order_list(request):
     return render(request, "orders/order_list.html", context)
 
 
-def _edited_fields(note):
-    """An edit event's note lists field names; show their labels in the reader's language."""
-    names = [name for name in note.split(",") if name]
-    return _("Changed: %(fields)s") % {
-        "fields": ", ".join(str(Order._meta.get_field(name).verbose_name) for name in names)
-    }
-
-
 @order_view("GET", "HEAD")
 def order_detail(request, order):
     timeline = [
@@ -135,7 +127,7 @@ def order_detail(request, order):
             from_status=str(STATUS_LABELS.get(event.from_status, event.from_status)),
             to_status=str(STATUS_LABELS.get(event.to_status, event.to_status)),
             by=event.get_actor_kind_display(),
-            note=_edited_fields(event.note) if event.action == "edit" else event.note,
+            note=_("Changed: %(fields)s") % {"fields": event.note_display} if event.action == "edit" else event.note,
         )
         for event in order.events.all()
     ]
