@@ -30,7 +30,7 @@ class UserFactory(DjangoModelFactory):
 
     @factory.post_generation
     def groups(self, create, extracted, **kwargs):
-        """`UserFactory(staff=True, groups=["运营"])`: groups by name or instance."""
+        """`UserFactory(staff=True, groups=[GROUP_CATALOG])`: groups by name or instance."""
         if not create or not extracted:
             return
         self.groups.add(*(Group.objects.get(name=g) if isinstance(g, str) else g for g in extracted))

@@ -1,9 +1,9 @@
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.urls import reverse
 
 from accounts.models import ProductKey, User
+from accounts.roles import GROUP_CATALOG
 from accounts.tests.factories import PASSWORD, ProductKeyFactory, UserFactory
 from catalog.tests.factories import ProductLineFactory, sample_key
 
@@ -23,26 +23,6 @@ def client(client):
 def superuser_client(client):
     client.force_login(UserFactory(superuser=True))
     return client
-
-
-class TestStaffGroups:
-    """Made by migration accounts.0002; orders, invoicing and refunds add to them later."""
-
-    def permissions_of(self, name):
-        return set(Group.objects.get(name=name).permissions.values_list("content_type__app_label", "codename"))
-
-    def test_operations_manage_the_catalog(self):
-        expected = {
-            ("catalog", f"{action}_{model}")
-            for action in ("add", "change", "delete", "view")
-            for model in ("productline", "platform", "module", "service")
-        }
-        assert self.permissions_of("运营") == expected
-
-    @pytest.mark.parametrize("name", ["订单审核", "财务"])
-    def test_reviewers_and_finance_only_view_the_catalog(self, name):
-        expected = {("catalog", f"view_{model}") for model in ("productline", "platform", "module", "service")}
-        assert self.permissions_of(name) == expected
 
 
 class TestUserAdmin:
@@ -87,7 +67,7 @@ class TestUserAdmin:
         assert user.check_password(PASSWORD)
 
     def test_staff_without_user_permissions_is_refused(self, client):
-        client.force_login(UserFactory(staff=True, groups=["运营"]))
+        client.force_login(UserFactory(staff=True, groups=[GROUP_CATALOG]))
         assert client.get(USER_CHANGELIST).status_code == 403
 
 

@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from accounts.roles import GROUP_CATALOG, GROUP_REVIEWERS
 from accounts.tests.factories import UserFactory
 from catalog.models import Service
 from catalog.tests.factories import ModuleFactory, PlatformFactory, ProductLineFactory, ServiceFactory
@@ -22,13 +23,13 @@ def client(client):
 
 @pytest.fixture
 def operator_client(client):
-    client.force_login(UserFactory(staff=True, groups=["运营"]))
+    client.force_login(UserFactory(staff=True, groups=[GROUP_CATALOG]))
     return client
 
 
 @pytest.fixture
 def reviewer_client(client):
-    client.force_login(UserFactory(staff=True, groups=["订单审核"]))
+    client.force_login(UserFactory(staff=True, groups=[GROUP_REVIEWERS]))
     return client
 
 

@@ -8,6 +8,7 @@ from django.test import RequestFactory
 from django.utils import translation
 
 from accounts.models import ProductKey, User
+from accounts.roles import GROUP_CATALOG, GROUP_FINANCE, GROUP_REVIEWERS
 from catalog.management.commands.seed_demo import DEMO_ACCOUNTS
 from catalog.models import Module, Platform, ProductLine, Service
 from catalog.selectors import PRODUCT_KEY_FORMAT, product_line_get_for_key, service_list
@@ -153,7 +154,7 @@ class TestSeededAccounts:
         assert user is not None and user.username == account.username
 
     @pytest.mark.parametrize(
-        ("username", "group"), [("reviewer", "订单审核"), ("finance", "财务"), ("operator", "运营")]
+        ("username", "group"), [("reviewer", GROUP_REVIEWERS), ("finance", GROUP_FINANCE), ("operator", GROUP_CATALOG)]
     )
     def test_staff_are_in_their_group_and_not_superusers(self, seeded, username, group):
         user = User.objects.get(username=username)

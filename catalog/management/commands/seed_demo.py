@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
+from accounts.roles import GROUP_CATALOG, GROUP_FINANCE, GROUP_REVIEWERS
 from accounts.services import invoice_profile_create, product_key_save
 from catalog.models import Module, Platform, ProductLine, Service
 from orders import services as order_services
@@ -145,9 +146,9 @@ DEMO_ACCOUNTS = [
     DemoAccount(
         "demo", _("customer"), is_staff=False, real_name="演示客户", mobile="+8613800138000", company="演示商贸有限公司"
     ),
-    DemoAccount("reviewer", _("order reviewer"), group="订单审核", real_name="审核专员"),
-    DemoAccount("finance", _("finance"), group="财务", real_name="财务专员"),
-    DemoAccount("operator", _("catalog operations"), group="运营", real_name="运营专员"),
+    DemoAccount("reviewer", _("order reviewer"), group=GROUP_REVIEWERS, real_name="审核专员"),
+    DemoAccount("finance", _("finance"), group=GROUP_FINANCE, real_name="财务专员"),
+    DemoAccount("operator", _("catalog operations"), group=GROUP_CATALOG, real_name="运营专员"),
     DemoAccount("admin", _("superuser, for set-up only"), is_superuser=True),
 ]
 DEMO_CUSTOMER = "demo"
@@ -166,7 +167,10 @@ def demo_password_hash(password):
 
 
 class Command(BaseCommand):
-    help = _("Create or reset the demo catalog and demo accounts (safe to run again).")
+    @property
+    def help(self):
+        # argparse needs a str for the description; a lazy string crashes --help.
+        return gettext("Create or reset the demo catalog and demo accounts (safe to run again).")
 
     def add_arguments(self, parser):
         parser.add_argument("--quiet", action="store_true", help=_("Do not print the demo sign-ins."))

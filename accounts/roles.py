@@ -1,0 +1,64 @@
+"""Staff roles: the Django groups staff belong to and exactly what each may do.
+
+Migrations set the groups in the database from frozen copies of these sets (a migration
+must not import code that changes later); accounts/tests/test_staff_groups.py checks that
+the migrated groups still equal the sets here. To change a role, edit its set and add a
+migration that sets the group to the new list.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+# Group names are the staff's own words, and what the admin shows.
+GROUP_REVIEWERS = "订单审核"
+GROUP_FINANCE = "财务"
+GROUP_CATALOG = "运营"
+
+# `manage.py createstaff --group <role>`: role → group name.
+ROLES = {
+    "reviewers": GROUP_REVIEWERS,
+    "finance": GROUP_FINANCE,
+    "catalog": GROUP_CATALOG,
+}
+ROLE_DESCRIPTIONS = {
+    "reviewers": _("order reviewers: approve, reject, close and export orders"),
+    "finance": _("finance: view and export orders, customers' invoice details"),
+    "catalog": _("catalog managers: services, product lines, platforms, modules and agreements"),
+}
+
+CATALOG_MODELS = ("productline", "platform", "module", "service")
+CATALOG_VIEW = frozenset(f"catalog.view_{model}" for model in CATALOG_MODELS)
+CATALOG_MANAGE = frozenset(
+    f"catalog.{action}_{model}" for action in ("add", "change", "delete", "view") for model in CATALOG_MODELS
+)
+
+# "app_label.codename" per group; a group has these and nothing else.
+GROUP_PERMISSIONS = {
+    GROUP_REVIEWERS: frozenset(
+        {
+            "orders.view_order",
+            "orders.review_order",
+            "orders.close_order",
+            "orders.export_order",
+            "orders.view_orderline",
+            "orders.view_orderevent",
+            # The order admin shows the customer's name.
+            "accounts.view_user",
+        }
+    )
+    | CATALOG_VIEW,
+    # Invoice and refund permissions join this set when the invoicing and refunds
+    # models exist (their issues), with a migration of their own.
+    GROUP_FINANCE: frozenset(
+        {
+            "orders.view_order",
+            "orders.view_orderline",
+            "orders.view_orderevent",
+            "orders.export_order",
+            "accounts.view_invoiceprofile",
+        }
+    )
+    | CATALOG_VIEW,
+    # No delete on agreements: orders point at the version their customer accepted.
+    GROUP_CATALOG: frozenset({"orders.add_agreement", "orders.change_agreement", "orders.view_agreement"})
+    | CATALOG_MANAGE,
+}

@@ -1,0 +1,165 @@
+"""Staff groups: the permissions the migrations leave them, and what each role may
+open in the admin."""
+
+from importlib import import_module
+from types import SimpleNamespace
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.urls import reverse
+
+from accounts.roles import GROUP_CATALOG, GROUP_FINANCE, GROUP_PERMISSIONS, GROUP_REVIEWERS, ROLES
+from accounts.tests.factories import UserFactory
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+MIGRATION = ("accounts", "0005_staff_group_permissions")
+BEFORE_MIGRATION = ("accounts", "0004_mobile_help_text")
+
+CATALOG_VIEW = {f"catalog.view_{model}" for model in ("productline", "platform", "module", "service")}
+CATALOG_MANAGE = {
+    f"catalog.{action}_{model}"
+    for action in ("add", "change", "delete", "view")
+    for model in ("productline", "platform", "module", "service")
+}
+EXPECTED = {
+    GROUP_REVIEWERS: {
+        "orders.view_order",
+        "orders.review_order",
+        "orders.close_order",
+        "orders.export_order",
+        "orders.view_orderline",
+        "orders.view_orderevent",
+        "accounts.view_user",
+        *CATALOG_VIEW,
+    },
+    GROUP_FINANCE: {
+        "orders.view_order",
+        "orders.view_orderline",
+        "orders.view_orderevent",
+        "orders.export_order",
+        "accounts.view_invoiceprofile",
+        *CATALOG_VIEW,
+    },
+    GROUP_CATALOG: {"orders.add_agreement", "orders.change_agreement", "orders.view_agreement", *CATALOG_MANAGE},
+}
+# What accounts.0002 granted, and so what unapplying 0005 restores.
+BEFORE = {GROUP_REVIEWERS: CATALOG_VIEW, GROUP_FINANCE: CATALOG_VIEW, GROUP_CATALOG: CATALOG_MANAGE}
+
+
+def permissions_of(name):
+    rows = Group.objects.get(name=name).permissions.values_list("content_type__app_label", "codename")
+    return {f"{app_label}.{codename}" for app_label, codename in rows}
+
+
+def all_group_permissions():
+    return {name: permissions_of(name) for name in EXPECTED}
+
+
+def permission(name):
+    app_label, codename = name.split(".")
+    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+
+@pytest.mark.django_db
+class TestGroupPermissions:
+    @pytest.mark.parametrize("name", EXPECTED)
+    def test_each_group_has_exactly_its_roles_permissions(self, name):
+        assert permissions_of(name) == EXPECTED[name] == GROUP_PERMISSIONS[name]
+
+    def test_every_role_of_createstaff_is_a_group(self):
+        assert set(ROLES.values()) == set(GROUP_PERMISSIONS) == set(EXPECTED)
+
+
+@pytest.mark.django_db
+class TestMigrationFunctions:
+    """The migration's own functions on the historical models, inside the test's transaction."""
+
+    @pytest.fixture
+    def migration(self):
+        module = import_module(f"accounts.migrations.{MIGRATION[1]}")
+        state_apps = MigrationExecutor(connection).loader.project_state(MIGRATION).apps
+        schema_editor = SimpleNamespace(connection=connection)  # only its alias is read
+        return SimpleNamespace(
+            forwards=lambda: module.forwards(state_apps, schema_editor),
+            backwards=lambda: module.backwards(state_apps, schema_editor),
+        )
+
+    def test_forwards_sets_the_list_removing_grants_made_by_hand(self, migration):
+        reviewers = Group.objects.get(name=GROUP_REVIEWERS)
+        reviewers.permissions.add(permission("orders.delete_order"))
+        reviewers.permissions.remove(permission("orders.review_order"))
+
+        migration.forwards()
+
+        assert all_group_permissions() == EXPECTED
+
+    def test_forwards_twice_changes_nothing(self, migration):
+        migration.forwards()
+        migration.forwards()
+        assert all_group_permissions() == EXPECTED
+
+    def test_backwards_restores_what_0002_granted(self, migration):
+        migration.backwards()
+        assert all_group_permissions() == BEFORE
+        migration.forwards()
+        assert all_group_permissions() == EXPECTED
+
+    def test_forwards_creates_a_missing_group(self, migration):
+        Group.objects.filter(name=GROUP_FINANCE).delete()
+        migration.forwards()
+        assert permissions_of(GROUP_FINANCE) == EXPECTED[GROUP_FINANCE]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_unapplies_and_applies_again():
+    """With the real migrate command; transactional, since migrating needs its own transactions."""
+    call_command("migrate", *BEFORE_MIGRATION, verbosity=0)
+    assert all_group_permissions() == BEFORE
+
+    call_command("migrate", MIGRATION[0], verbosity=0)
+    assert all_group_permissions() == EXPECTED
+
+
+# The permission matrix over the admin. Each row is a page; the columns are the roles
+# in ROLE_COLUMNS. 302 is the redirect to the admin's sign-in page; 403 is a staff
+# member whose group lacks the permission.
+ROLE_COLUMNS = ("reviewer", "finance", "catalog manager", "customer")
+MATRIX = {
+    #                                          reviewer finance catalog customer
+    "admin:index":                              (200,    200,    200,    302),
+    "admin:catalog_service_changelist":         (200,    200,    200,    302),
+    "admin:catalog_service_add":                (403,    403,    200,    302),
+    "admin:orders_order_changelist":            (200,    200,    403,    302),
+    "admin:orders_agreement_changelist":        (403,    403,    200,    302),
+    "admin:orders_agreement_add":               (403,    403,    200,    302),
+    "admin:accounts_user_changelist":           (200,    403,    403,    302),
+    "admin:accounts_invoiceprofile_changelist": (403,    200,    403,    302),
+}
+ROLE_USERS = {
+    "reviewer": {"staff": True, "groups": [GROUP_REVIEWERS]},
+    "finance": {"staff": True, "groups": [GROUP_FINANCE]},
+    "catalog manager": {"staff": True, "groups": [GROUP_CATALOG]},
+    "customer": {},
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url_name", "role", "expected"),
+    [
+        pytest.param(url_name, role, status, id=f"{role}-{url_name.removeprefix('admin:')}")
+        for url_name, statuses in MATRIX.items()
+        for role, status in zip(ROLE_COLUMNS, statuses, strict=True)
+    ],
+)
+def test_permission_matrix(client, url_name, role, expected):
+    client.force_login(UserFactory(**ROLE_USERS[role]), backend=MODEL_BACKEND)
+
+    response = client.get(reverse(url_name))
+
+    assert response.status_code == expected
+    if expected == 302:
+        assert response.url.startswith(reverse("admin:login") + "?next=")
