@@ -283,3 +283,27 @@ def message_mark_read(*, message: Message) -> Message:
 def message_mark_all_read(*, user: User) -> int:
     """Mark all the user's unread messages read; returns how many there were."""
     return Message.objects.filter(user=user, read_at__isnull=True).update(read_at=timezone.now())
+
+
+@transaction.atomic
+def staff_groups_sync() -> dict:
+    """Each staff group exists with exactly its role's permissions (accounts.roles).
+
+    The migrations do this on deploy; this puts the groups back where a test database
+    was flushed (transactional tests) or a group was deleted by hand."""
+    from django.contrib.auth.models import Group, Permission
+
+    from .roles import GROUP_PERMISSIONS
+
+    groups = {}
+    for name, wanted in GROUP_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=name)
+        lookups = [tuple(label.split(".", 1)) for label in wanted]
+        permissions = Permission.objects.filter(
+            content_type__app_label__in={app for app, _codename in lookups},
+            codename__in={codename for _app, codename in lookups},
+        ).select_related("content_type")
+        wanted_pairs = set(lookups)
+        group.permissions.set(p for p in permissions if (p.content_type.app_label, p.codename) in wanted_pairs)
+        groups[name] = group
+    return groups

@@ -5,6 +5,7 @@ from django.contrib.auth.models import Group
 from factory.django import DjangoModelFactory
 
 from accounts.models import ProductKey, User
+from accounts.services import staff_groups_sync
 from catalog.tests.factories import ProductLineFactory, sample_key
 
 PASSWORD = "pass-1234-word"
@@ -33,6 +34,9 @@ class UserFactory(DjangoModelFactory):
         """`UserFactory(staff=True, groups=[GROUP_CATALOG])`: groups by name or instance."""
         if not create or not extracted:
             return
+        names = {g for g in extracted if isinstance(g, str)}
+        if Group.objects.filter(name__in=names).count() < len(names):
+            staff_groups_sync()  # a transactional test flushed the migrations' groups
         self.groups.add(*(Group.objects.get(name=g) if isinstance(g, str) else g for g in extracted))
 
 

@@ -163,3 +163,17 @@ def test_permission_matrix(client, url_name, role, expected):
     assert response.status_code == expected
     if expected == 302:
         assert response.url.startswith(reverse("admin:login") + "?next=")
+
+
+@pytest.mark.django_db
+def test_staff_groups_sync_restores_a_deleted_group_with_exactly_its_permissions():
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import GROUP_PERMISSIONS, GROUP_REVIEWERS
+    from accounts.services import staff_groups_sync
+
+    Group.objects.filter(name=GROUP_REVIEWERS).delete()
+    staff_groups_sync()
+    group = Group.objects.get(name=GROUP_REVIEWERS)
+    granted = {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.select_related("content_type")}
+    assert granted == set(GROUP_PERMISSIONS[GROUP_REVIEWERS])
