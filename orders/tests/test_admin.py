@@ -22,6 +22,7 @@ from django.utils import timezone
 from pytest_django.asserts import assertTemplateUsed
 
 from accounts.models import Message
+from accounts.roles import GROUP_CATALOG, GROUP_FINANCE, GROUP_REVIEWERS
 from accounts.tests.factories import UserFactory
 from catalog.tests.factories import PlatformFactory, ServiceFactory
 from orders import services
@@ -34,8 +35,6 @@ pytestmark = pytest.mark.django_db
 S = Order.Status
 CHANGELIST = reverse("admin:orders_order_changelist")
 VIEW = ["orders.view_order", "orders.view_orderline", "orders.view_orderevent"]
-# The reviewers' group (订单审核) as issue 4 defines it; the group migration lands separately.
-REVIEWER = [*VIEW, "orders.review_order", "orders.close_order", "orders.export_order", "accounts.view_user"]
 
 
 def staff_with(*perms, **kwargs):
@@ -54,7 +53,7 @@ def client(client):
 
 @pytest.fixture
 def reviewer():
-    return staff_with(*REVIEWER, real_name="审核员甲")
+    return UserFactory(staff=True, groups=[GROUP_REVIEWERS], real_name="审核员甲")
 
 
 @pytest.fixture
@@ -65,8 +64,8 @@ def reviewer_client(client, reviewer):
 
 @pytest.fixture
 def viewer_client(client):
-    """Staff who may look at orders (as finance will) but not review or close them."""
-    client.force_login(staff_with(*VIEW))
+    """Finance: may look at orders but not review or close them."""
+    client.force_login(UserFactory(staff=True, groups=[GROUP_FINANCE]))
     return client
 
 
@@ -315,7 +314,7 @@ class TestStaleButtons:
 
     def test_approve_post_of_an_order_approved_by_someone_else_changes_nothing(self, reviewer_client):
         order = submitted_order()
-        other = staff_with(*REVIEWER)
+        other = UserFactory(staff=True, groups=[GROUP_REVIEWERS])
         services.order_approve(order=order, actor=other, paid_amount=Decimal("1.00"))
         response = reviewer_client.post(url("approve", order), {"paid_amount": str(order.total), "service_start": "2026-03-01"})
         assert response.status_code == 302
@@ -349,7 +348,7 @@ class TestStaleButtons:
         """Both reviewers saw the order awaiting review; the other's approval committed
         first, so the service finds it approved and changes nothing."""
         order = submitted_order()
-        other = staff_with(*REVIEWER)
+        other = UserFactory(staff=True, groups=[GROUP_REVIEWERS])
         real_approve = services.order_approve
 
         def approved_first_by_other(*, order, **kwargs):
@@ -518,7 +517,7 @@ class TestAdminIndexQueue:
 
     def test_staff_who_cannot_view_orders_see_no_queue(self, client):
         submitted_order()
-        client.force_login(UserFactory(staff=True, groups=["运营"]))
+        client.force_login(UserFactory(staff=True, groups=[GROUP_CATALOG]))
         response = client.get(reverse("admin:index"))
         assert response.status_code == 200
         assert 'id="queues"' not in response.text

@@ -4,10 +4,10 @@ one wins, the other changes nothing and is told so."""
 import pytest
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
+from accounts.roles import GROUP_REVIEWERS
 from accounts.tests.factories import UserFactory
 from mall.testing import run_concurrently
 from orders import services
@@ -19,13 +19,8 @@ from .factories import submitted_order
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 S = Order.Status
-REVIEWER = ["view_order", "review_order", "close_order", "view_orderline", "view_orderevent"]
-
-
 def reviewer():
-    user = UserFactory(staff=True)
-    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="orders", codename__in=REVIEWER))
-    return user
+    return UserFactory(staff=True, groups=[GROUP_REVIEWERS])
 
 
 def test_concurrent_approve_and_reject_through_the_services_leave_exactly_one_winner():
