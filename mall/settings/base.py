@@ -180,6 +180,12 @@ SELLER = {
     "seal_filing_number": env.str("SELLER_SEAL_FILING_NUMBER", default="DEV-SEAL-0000"),
 }
 
+# The seller's document-signing key and certificate (PEM file paths) for contracts.
+# Unset: a self-signed development pair is created under var/signing/ on first use.
+SIGNING_KEY = env.str("SIGNING_KEY", default="")
+SIGNING_CERT = env.str("SIGNING_CERT", default="")
+SIGNING_KEY_PASSPHRASE = env.str("SIGNING_KEY_PASSPHRASE", default="")
+
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 # The shop's public address, for links in emails sent outside a request.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
