@@ -41,8 +41,6 @@ GROUP_PERMISSIONS = {
             "orders.export_order",
             "orders.view_orderline",
             "orders.view_orderevent",
-            # The order admin shows the customer's name.
-            "accounts.view_user",
         }
     )
     | CATALOG_VIEW,

@@ -39,6 +39,12 @@ class AgreementAdmin(admin.ModelAdmin):
             return ["version", "title", "body", "published_at", "created_at"]
         return ["created_at"]
 
+    def has_change_permission(self, request, obj=None):
+        # A published version is shown, not offered for saving.
+        if obj is not None and obj.published_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
 
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
@@ -75,7 +81,7 @@ class OrderEventInline(ReadOnlyInline):
 
     model = OrderEvent
     verbose_name_plural = gettext_lazy("timeline")
-    fields = ["at", "action_label", "from_label", "to_label", "actor_kind", "actor", "note_text"]
+    fields = ["at", "action_label", "from_label", "to_label", "actor_kind", "actor_name", "note_text"]
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -92,6 +98,11 @@ class OrderEventInline(ReadOnlyInline):
     @admin.display(description=gettext_lazy("to"))
     def to_label(self, event):
         return _status_label(event.to_status)
+
+    @admin.display(description=gettext_lazy("actor"))
+    def actor_name(self, event):
+        # Text, not a link to the user's account, which reviewers may not open.
+        return str(event.actor) if event.actor else "—"
 
     @admin.display(description=gettext_lazy("note"))
     def note_text(self, event):
@@ -148,7 +159,7 @@ class OrderAdmin(admin.ModelAdmin):
     actions = ["approve_selected", "reject_selected"]
     inlines = [OrderLineInline, OrderEventInline]
     fieldsets = [
-        (None, {"fields": ["number", "status_label", "customer", "customer_contact", "submitted_at", "updated_at"]}),
+        (None, {"fields": ["number", "status_label", "customer_name", "customer_contact", "submitted_at", "updated_at"]}),
         (gettext_lazy("Supplementary information"), {"fields": list(services.DETAIL_FIELDS)}),
         (gettext_lazy("Invoice information"), {"fields": list(services.INVOICE_FIELDS)}),
         (
@@ -157,7 +168,7 @@ class OrderAdmin(admin.ModelAdmin):
         ),
         (
             gettext_lazy("Store ordering agreement"),
-            {"fields": ["agreement", "agreement_version", "agreement_accepted_at", "agreement_accepted_ip"]},
+            {"fields": ["agreement_title", "agreement_version", "agreement_accepted_at", "agreement_accepted_ip"]},
         ),
         (
             gettext_lazy("Review"),
@@ -173,7 +184,9 @@ class OrderAdmin(admin.ModelAdmin):
             },
         ),
     ]
-    readonly_fields = ["status_label", "customer_contact"]
+    readonly_fields = ["status_label", "customer_name", "customer_contact", "agreement_title"]
+    # The customer's order page is theirs alone (404 for staff): no "view on site".
+    view_on_site = False
     change_form_template = "admin/orders/order/change_form.html"
     change_list_template = "admin/orders/order/change_list.html"
 
@@ -202,6 +215,17 @@ class OrderAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         lines = OrderLine.objects.select_related("service__platform").order_by("id")
         return super().get_queryset(request).prefetch_related(Prefetch("lines", queryset=lines))
+
+    # Shown as text, not links: reviewers see who ordered without access to user
+    # accounts or the agreements' admin.
+    @admin.display(description=gettext_lazy("customer"))
+    def customer_name(self, order):
+        customer = order.customer
+        return f"{customer.real_name or customer.username} ({customer.username})"
+
+    @admin.display(description=gettext_lazy("agreement"))
+    def agreement_title(self, order):
+        return order.agreement.title
 
     @admin.display(description=gettext_lazy("customer"), ordering="customer__username")
     def customer_and_company(self, order):

@@ -6,7 +6,7 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
 QUANTITY_MAX = 99
+APPROVE_START_MAX_DAYS = 366  # a service may be scheduled up to a year ahead
 REMARKS_MAX = 500
 NUMBER_ATTEMPTS = 8
 
@@ -380,7 +381,10 @@ def _notify(order: Order, *, title, body="", email: bool = False) -> None:
     `title` and `body` are lazy strings with %(number)s, rendered per language.
     """
     number = {"number": order.number}
-    message_send(user=order.customer, title=str(title) % number, body=str(body), link=order.get_absolute_url())
+    # Stored text, read later by the customer: in the shop's language, not in that of
+    # whoever acted (a reviewer may use the English admin).
+    with translation.override(settings.LANGUAGE_CODE):
+        message_send(user=order.customer, title=str(title) % number, body=str(body), link=order.get_absolute_url())
     if not (email and order.customer.email):
         return
     url = f"{settings.SITE_URL.rstrip('/')}{order.get_absolute_url()}"
@@ -488,6 +492,12 @@ def order_approve(*, order: Order, actor, paid_amount: Decimal | None = None, se
     start = service_start or timezone.localdate()
 
     def apply(o):
+        earliest, latest = timezone.localtime(o.submitted_at).date(), timezone.localdate() + timedelta(days=APPROVE_START_MAX_DAYS)
+        if not earliest <= start <= latest:
+            raise OrderError(
+                _("The service start must be between the order date %(earliest)s and %(latest)s.")
+                % {"earliest": earliest, "latest": latest}
+            )
         o.paid_amount = money(o.total if paid_amount is None else paid_amount)
         if o.paid_amount < 0 or o.paid_amount > o.total:
             raise OrderError(_("The paid amount must be between 0 and the order total."))

@@ -21,7 +21,6 @@ GROUPS = {
         "orders.export_order",
         "orders.view_orderline",
         "orders.view_orderevent",
-        "accounts.view_user",
         *CATALOG_VIEW,
     ],
     "财务": [  # finance

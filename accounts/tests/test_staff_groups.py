@@ -32,7 +32,6 @@ EXPECTED = {
         "orders.export_order",
         "orders.view_orderline",
         "orders.view_orderevent",
-        "accounts.view_user",
         *CATALOG_VIEW,
     },
     GROUP_FINANCE: {
@@ -135,7 +134,7 @@ MATRIX = {
     "admin:orders_order_changelist":            (200,    200,    403,    302),
     "admin:orders_agreement_changelist":        (403,    403,    200,    302),
     "admin:orders_agreement_add":               (403,    403,    200,    302),
-    "admin:accounts_user_changelist":           (200,    403,    403,    302),
+    "admin:accounts_user_changelist":           (403,    403,    403,    302),
     "admin:accounts_invoiceprofile_changelist": (403,    200,    403,    302),
 }
 ROLE_USERS = {

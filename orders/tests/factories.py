@@ -1,6 +1,7 @@
 """Orders for tests, made through the real services so they are what customers make."""
 
 import uuid
+from datetime import date, timedelta
 
 import factory
 from django.utils import timezone
@@ -72,3 +73,16 @@ def order_in(status: str, **kwargs) -> Order:
     if status == S.SUCCESS:
         return services.order_confirm_receipt(order=order, actor=order.customer)
     raise ValueError(f"no path to {status} yet")
+
+
+def first_of_next_month():
+    """A service start that is always after the order date and within a year."""
+    today = timezone.localdate()
+    return date(today.year + today.month // 12, today.month % 12 + 1, 1)
+
+
+def month_end_before(start, months):
+    """The day before `start` moved on by `months` months, for a start on the 1st."""
+    year, month = divmod(start.month - 1 + months, 12)
+    return date(start.year + year, month + 1, 1) - timedelta(days=1)
+

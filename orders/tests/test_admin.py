@@ -28,13 +28,16 @@ from catalog.tests.factories import PlatformFactory, ServiceFactory
 from orders import services
 from orders.models import Order, OrderEvent
 from orders.templatetags.order_admin import waiting_time
-from orders.tests.factories import order_in, submitted_order
+from orders.tests.factories import first_of_next_month, month_end_before, order_in, submitted_order
 
 pytestmark = pytest.mark.django_db
 
 S = Order.Status
 CHANGELIST = reverse("admin:orders_order_changelist")
 VIEW = ["orders.view_order", "orders.view_orderline", "orders.view_orderevent"]
+
+
+START = first_of_next_month()
 
 
 def staff_with(*perms, **kwargs):
@@ -111,7 +114,7 @@ class TestApprove:
     ):
         order = submitted_order(services_and_quantities=[(ServiceFactory(period_months=12), 1), (ServiceFactory(period_months=6), 1)])
         with django_capture_on_commit_callbacks(execute=True):
-            response = reviewer_client.post(url("approve", order), {"paid_amount": "3999.50", "service_start": "2026-03-01"})
+            response = reviewer_client.post(url("approve", order), {"paid_amount": "3999.50", "service_start": START.isoformat()})
         assert response.status_code == 302
         assert response.url == url("change", order)
         order.refresh_from_db()
@@ -120,7 +123,7 @@ class TestApprove:
         event = order.events.get(action="approve")
         assert (event.actor, event.actor_kind, event.from_status) == (reviewer, "staff", S.AWAITING_PAYMENT)
         periods = list(order.lines.values_list("service_start", "service_end"))
-        assert periods == [(date(2026, 3, 1), date(2027, 2, 28)), (date(2026, 3, 1), date(2026, 8, 31))]
+        assert periods == [(START, month_end_before(START, 12)), (START, month_end_before(START, 6))]
         assert Message.objects.filter(user=order.customer, link=order.get_absolute_url()).count() == 2  # submit, approve
         assert [email.to for email in mailoutbox] == [[order.customer.email]]
         assert order.number in mailoutbox[0].subject
@@ -129,7 +132,7 @@ class TestApprove:
     @pytest.mark.parametrize("amount", ["-0.01", "4000.01", "12.345", "abc"])
     def test_a_paid_amount_outside_0_to_the_total_is_refused(self, reviewer_client, amount):
         order = submitted_order(services_and_quantities=[(ServiceFactory(standard_price=Decimal("2000.00")), 2)])
-        response = reviewer_client.post(url("approve", order), {"paid_amount": amount, "service_start": "2026-03-01"})
+        response = reviewer_client.post(url("approve", order), {"paid_amount": amount, "service_start": START.isoformat()})
         assert response.status_code == 200
         assert response.context["form"].errors["paid_amount"]
         order.refresh_from_db()
@@ -138,8 +141,8 @@ class TestApprove:
 
     def test_zero_and_the_total_are_accepted(self, reviewer_client):
         free, full = submitted_order(), submitted_order()
-        reviewer_client.post(url("approve", free), {"paid_amount": "0", "service_start": "2026-03-01"})
-        reviewer_client.post(url("approve", full), {"paid_amount": str(full.total), "service_start": "2026-03-01"})
+        reviewer_client.post(url("approve", free), {"paid_amount": "0", "service_start": START.isoformat()})
+        reviewer_client.post(url("approve", full), {"paid_amount": str(full.total), "service_start": START.isoformat()})
         free.refresh_from_db()
         full.refresh_from_db()
         assert (free.status, free.paid_amount) == (S.IN_TRADE, Decimal("0.00"))
@@ -149,7 +152,7 @@ class TestApprove:
         order = submitted_order()
         client = Client(enforce_csrf_checks=True)
         client.force_login(reviewer)
-        response = client.post(url("approve", order), {"paid_amount": str(order.total), "service_start": "2026-03-01"})
+        response = client.post(url("approve", order), {"paid_amount": str(order.total), "service_start": START.isoformat()})
         assert response.status_code == 403
         order.refresh_from_db()
         assert order.status == S.AWAITING_PAYMENT
@@ -208,7 +211,7 @@ class TestPermissions:
     def test_a_viewer_gets_403_on_the_review_pages_and_their_posts(self, viewer_client, name):
         order = submitted_order()
         assert viewer_client.get(url(name, order)).status_code == 403
-        data = {"paid_amount": str(order.total), "service_start": "2026-03-01", "reason": "x"}
+        data = {"paid_amount": str(order.total), "service_start": START.isoformat(), "reason": "x"}
         assert viewer_client.post(url(name, order), data).status_code == 403
         order.refresh_from_db()
         assert order.status == S.AWAITING_PAYMENT
@@ -222,7 +225,7 @@ class TestPermissions:
     def test_a_customer_is_sent_to_the_admin_login(self, client):
         order = submitted_order()
         client.force_login(order.customer)
-        response = client.post(url("approve", order), {"paid_amount": "0", "service_start": "2026-03-01"})
+        response = client.post(url("approve", order), {"paid_amount": "0", "service_start": START.isoformat()})
         assert response.status_code == 302
         assert "login" in response.url
         order.refresh_from_db()
@@ -316,7 +319,7 @@ class TestStaleButtons:
         order = submitted_order()
         other = UserFactory(staff=True, groups=[GROUP_REVIEWERS])
         services.order_approve(order=order, actor=other, paid_amount=Decimal("1.00"))
-        response = reviewer_client.post(url("approve", order), {"paid_amount": str(order.total), "service_start": "2026-03-01"})
+        response = reviewer_client.post(url("approve", order), {"paid_amount": str(order.total), "service_start": START.isoformat()})
         assert response.status_code == 302
         [(level, text)] = message_list(response)
         assert level == messages.ERROR and order.number in text
@@ -356,7 +359,7 @@ class TestStaleButtons:
             return real_approve(order=order, **kwargs)
 
         monkeypatch.setattr(services, "order_approve", approved_first_by_other)
-        response = reviewer_client.post(url("approve", order), {"paid_amount": str(order.total), "service_start": "2026-03-01"})
+        response = reviewer_client.post(url("approve", order), {"paid_amount": str(order.total), "service_start": START.isoformat()})
         [(level, text)] = message_list(response)
         assert level == messages.WARNING and order.number in text
         assert order.events.filter(action="approve").count() == 1
@@ -531,3 +534,23 @@ class TestAdminIndexQueue:
         with CaptureQueriesContext(connection) as many:
             viewer_client.get(reverse("admin:index"))
         assert len(many) == len(few)
+
+
+def test_order_page_links_nowhere_a_reviewer_cannot_go(client, reviewer):
+    """Customer and agreement are shown as text; no "view on site" (the customer's page is 404 for staff)."""
+    order = submitted_order()
+    client.force_login(reviewer)
+    page = client.get(url("change", order)).text
+    assert reverse("admin:accounts_user_change", args=[order.customer_id]) not in page
+    assert reverse("admin:orders_agreement_change", args=[order.agreement_id]) not in page
+    assert "/r/" not in page  # the admin's view-on-site redirect
+    assert order.customer.username in page
+
+
+def test_a_published_agreement_is_view_only(admin_client):
+    from orders.tests.factories import AgreementFactory
+
+    agreement = AgreementFactory()
+    response = admin_client.get(reverse("admin:orders_agreement_change", args=[agreement.pk]))
+    assert response.status_code == 200
+    assert 'name="_save"' not in response.text

@@ -14,7 +14,15 @@ from orders import services
 from orders.exceptions import OrderError, TransitionRefused
 from orders.models import DailySerial, Order, OrderEvent, OrderLine
 
-from .factories import DETAILS, AgreementFactory, agreement, order_in, submitted_order
+from .factories import (
+    DETAILS,
+    AgreementFactory,
+    agreement,
+    first_of_next_month,
+    month_end_before,
+    order_in,
+    submitted_order,
+)
 
 pytestmark = pytest.mark.django_db
 S = Order.Status
@@ -213,12 +221,13 @@ class TestStateChanges:
         one_off = ServiceFactory(period_months=None)
         yearly = ServiceFactory(period_months=12)
         order = submitted_order(services_and_quantities=[(yearly, 1), (one_off, 1)])
-        services.order_approve(order=order, actor=UserFactory(staff=True), service_start=date(2026, 3, 1))
+        start = first_of_next_month()
+        services.order_approve(order=order, actor=UserFactory(staff=True), service_start=start)
         order.refresh_from_db()
         assert order.paid_amount == order.total
         assert [(line.service_start, line.service_end) for line in order.lines.all()] == [
-            (date(2026, 3, 1), date(2027, 2, 28)),
-            (date(2026, 3, 1), None),
+            (start, month_end_before(start, 12)),
+            (start, None),
         ]
         assert order.events.last().actor_kind == "staff"
 
@@ -366,3 +375,23 @@ class TestNotifications:
             django_capture_on_commit_callbacks, lambda: services.order_approve(order=order, actor=staff)
         )
         assert outbox == []
+
+
+class TestApproveStart:
+    @pytest.mark.parametrize("days", [-1, 367])
+    def test_a_start_before_the_order_or_over_a_year_ahead_is_refused(self, days):
+        from datetime import timedelta
+
+        order = submitted_order()
+        start = timezone.localdate() + timedelta(days=days)
+        with pytest.raises(OrderError):
+            services.order_approve(order=order, actor=UserFactory(staff=True), service_start=start)
+        assert Order.objects.get(pk=order.pk).status == S.AWAITING_PAYMENT
+
+    def test_messages_are_stored_in_the_shops_language_whatever_the_actors(self):
+        from django.utils import translation
+
+        order = submitted_order()
+        with translation.override("en"):
+            services.order_approve(order=order, actor=UserFactory(staff=True))
+        assert Message.objects.filter(user=order.customer).latest("id").title == f"订单 {order.number} 审核通过"

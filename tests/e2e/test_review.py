@@ -12,7 +12,6 @@ translation catalogue the live server uses.
 """
 
 import re
-from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -27,12 +26,12 @@ from accounts.roles import GROUP_REVIEWERS
 from accounts.tests.factories import PASSWORD, UserFactory
 from catalog.tests.factories import ServiceFactory
 from orders.models import Order
-from orders.tests.factories import submitted_order
+from orders.tests.factories import first_of_next_month, month_end_before, submitted_order
 
 REASON = "店铺名称与平台不一致"
 NEW_STORE_NAME = "云测京东旗舰店"
-SERVICE_START = date(2026, 12, 1)
-SERVICE_END = date(2027, 11, 30)  # 12 months from SERVICE_START
+SERVICE_START = first_of_next_month()  # after the order date and within a year, whenever the test runs
+SERVICE_END = month_end_before(SERVICE_START, 12)
 
 
 @pytest.fixture
