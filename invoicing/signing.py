@@ -5,10 +5,12 @@ Unset, a self-signed development pair is created on first use under var/signing/
 (ignored by git; the key file is 0600), so `make run` signs without any set-up.
 """
 
+import asyncio
 import datetime
 import fcntl
 import hashlib
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from io import BytesIO
@@ -75,14 +77,27 @@ def sign_pdf(pdf: bytes, *, reason: str, location: str = "") -> bytes:
         md_algorithm="sha256",
     )
     # A fixed reservation skips pyHanko's size-estimating dry run (~124 → ~70 ms).
-    out = signers.sign_pdf(writer, metadata, signer=credentials.signer, bytes_reserved=8192)
+    out = _outside_event_loop(signers.sign_pdf, writer, metadata, signer=credentials.signer, bytes_reserved=8192)
     return out.getvalue()
+
+
+def _outside_event_loop(function, *args, **kwargs):
+    """Call `function`, which runs asyncio.run inside (pyHanko's sign and validate).
+
+    Where this thread already runs an event loop (an async view; Playwright's sync API
+    in the browser tests) asyncio.run refuses, so the call goes to a fresh thread.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function(*args, **kwargs)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args, **kwargs).result()
 
 
 def verify_pdf(pdf: bytes) -> VerificationResult:
     """The seller's signature on `pdf`, checked offline against the signing
-    certificate as the only trust root. Not for use inside a running event loop
-    (pyHanko's validate_pdf_signature calls asyncio.run)."""
+    certificate as the only trust root."""
     credentials = signing_credentials()
     try:
         reader = PdfFileReader(BytesIO(pdf), strict=False)
@@ -93,7 +108,7 @@ def verify_pdf(pdf: bytes) -> VerificationResult:
         return VerificationResult(valid=False, intact=False, signer="", signed_at=None)
     context = ValidationContext(trust_roots=[credentials.certificate], allow_fetching=False)
     try:
-        status = validate_pdf_signature(embedded[-1], context)
+        status = _outside_event_loop(validate_pdf_signature, embedded[-1], context)
     except Exception:
         return VerificationResult(valid=False, intact=False, signer="", signed_at=None)
     signer = ""

@@ -57,7 +57,7 @@ def test_two_reviewers_posting_approve_and_reject_in_the_admin_one_wins_the_othe
     posts = [
         lambda: clients[0].post(
             reverse("admin:orders_order_approve", args=[order.pk]),
-            {"paid_amount": str(order.total), "service_start": "2026-03-01"},
+            {"paid_amount": str(order.total), "service_start": first_of_next_month().isoformat()},
         ),
         lambda: clients[1].post(reverse("admin:orders_order_reject", args=[order.pk]), {"reason": "资料不全"}),
     ]
@@ -79,7 +79,7 @@ def test_two_reviewers_approving_at_once_make_one_approval_and_the_second_is_tol
         client.force_login(user)
         clients.append(client)
     url = reverse("admin:orders_order_approve", args=[order.pk])
-    data = {"paid_amount": str(order.total), "service_start": "2026-03-01"}
+    data = {"paid_amount": str(order.total), "service_start": first_of_next_month().isoformat()}
     responses = run_concurrently(lambda i: clients[i].post(url, data), 2)
     levels = sorted(m.level for r in responses for m in messages.get_messages(r.wsgi_request))
     # The loser either found the order moved before its form was checked (error) or lost
