@@ -14,7 +14,7 @@ from orders import services
 from orders.exceptions import TransitionRefused
 from orders.models import Order
 
-from .factories import submitted_order
+from .factories import first_of_next_month, submitted_order
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
