@@ -158,8 +158,13 @@ def test_signing_and_verifying_work_inside_a_running_event_loop():
     from invoicing.pdf import render_pdf
     from invoicing.signing import sign_pdf, verify_pdf
 
+    from concurrent.futures import ThreadPoolExecutor
+
     async def inside_a_loop():
         signed = sign_pdf(render_pdf("<p>合同</p>"), reason="test")
         return verify_pdf(signed)
 
-    assert asyncio.run(inside_a_loop()).intact
+    # A thread of its own, since this one may already run a loop (Playwright's).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        result = pool.submit(asyncio.run, inside_a_loop()).result()
+    assert result.intact
