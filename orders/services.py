@@ -520,38 +520,50 @@ def order_approve(*, order: Order, actor, paid_amount: Decimal | None = None, se
     return approved
 
 
-def order_reject(*, order: Order, actor, reason: str) -> Order:
-    """审核未通过: the customer sees `reason`, modifies the order and resubmits it."""
+def _move_with_reason(order, move, *, actor, reason, missing, title, reason_field, time_field) -> Order:
+    """A staff move that needs a reason the customer is told (reject, close)."""
     reason = (reason or "").strip()
     if not reason:
-        raise OrderError(_("Give the reason for the rejection: the customer sees it."))
+        raise OrderError(missing)
 
     def apply(o):
-        o.rejection_reason, o.rejected_at = reason, timezone.now()
-        return ["rejection_reason", "rejected_at"]
+        setattr(o, reason_field, reason)
+        setattr(o, time_field, timezone.now())
+        return [reason_field, time_field]
 
     with transaction.atomic():
-        rejected, moved = _change(order, "reject", actor=actor, note=reason, apply=apply)
+        moved_order, moved = _change(order, move, actor=actor, note=reason, apply=apply)
         if moved:
-            _notify(rejected, title=gettext_lazy("Order %(number)s did not pass review"), body=reason, email=True)
-    return rejected
+            _notify(moved_order, title=title, body=reason, email=True)
+    return moved_order
+
+
+def order_reject(*, order: Order, actor, reason: str) -> Order:
+    """审核未通过: the customer sees `reason`, modifies the order and resubmits it."""
+    return _move_with_reason(
+        order,
+        "reject",
+        actor=actor,
+        reason=reason,
+        missing=_("Give the reason for the rejection: the customer sees it."),
+        title=gettext_lazy("Order %(number)s did not pass review"),
+        reason_field="rejection_reason",
+        time_field="rejected_at",
+    )
 
 
 def order_close(*, order: Order, actor, reason: str) -> Order:
     """关闭订单, by staff, with a reason."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise OrderError(_("Give the reason for closing the order."))
-
-    def apply(o):
-        o.close_reason, o.failed_at = reason, timezone.now()
-        return ["close_reason", "failed_at"]
-
-    with transaction.atomic():
-        closed, moved = _change(order, "close", actor=actor, note=reason, apply=apply)
-        if moved:
-            _notify(closed, title=gettext_lazy("Order %(number)s was closed"), body=reason, email=True)
-    return closed
+    return _move_with_reason(
+        order,
+        "close",
+        actor=actor,
+        reason=reason,
+        missing=_("Give the reason for closing the order."),
+        title=gettext_lazy("Order %(number)s was closed"),
+        reason_field="close_reason",
+        time_field="failed_at",
+    )
 
 
 def order_expire(*, order: Order) -> Order:
