@@ -697,3 +697,24 @@ def test_user_centre_form_page_renders_with_the_menu_for_a_signed_in_user(user_c
     assert response.status_code == 200
     assertTemplateUsed(response, "accounts/centre_base.html")
     assertContains(response, f'list-group-item-action active" href="{path}"', count=1)
+
+
+def test_a_client_sent_x_forwarded_for_does_not_dodge_the_lock_out(client, user):
+    """Without trusted proxies the header is the client's to forge: it is ignored."""
+    for n in range(5):
+        client.post("/accounts/login/", {"username": user.username, "password": "wrong"},
+                    REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+    response = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD},
+                           REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.99")
+    assert response.status_code == 429
+
+
+def test_behind_one_proxy_the_forwarded_client_address_counts(client, user, settings):
+    settings.AXES_IPWARE_PROXY_COUNT = 1
+    settings.AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+    for _ in range(5):
+        client.post("/accounts/login/", {"username": user.username, "password": "wrong"},
+                    REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.7, 10.0.0.1")
+    other_client = client.post("/accounts/login/", {"username": user.username, "password": PASSWORD},
+                               REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.8, 10.0.0.1")
+    assert other_client.status_code == 302  # a different customer behind the same proxy is not locked

@@ -103,8 +103,13 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+# The client's address (lock-outs, the agreement's acceptance): behind N trusted proxies
+# it is read from X-Forwarded-For (django-ipware); with none, a client-sent
+# X-Forwarded-For is ignored, or anyone could dodge the lock-out by rotating it.
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGE_COOKIE_AGE = 60 * 60 * 24 * 365  # the visitor's choice outlives the browser session

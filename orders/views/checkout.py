@@ -1,5 +1,6 @@
 """店铺订购结算 (guide step 3) for one service or the whole 清单, and the 清单 itself."""
 
+from axes.helpers import get_client_ip_address
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -64,7 +65,7 @@ def _checkout(request, *, lines, from_cart):
             try:
                 order = services.order_checkout(
                     customer=request.user,
-                    accepted_ip=request.META.get("REMOTE_ADDR"),
+                    accepted_ip=get_client_ip_address(request),
                     from_cart=from_cart,
                     **form.submission(),
                 )
