@@ -320,6 +320,7 @@ class OrderAdmin(admin.ModelAdmin):
                     actor=request.user,
                     paid_amount=form.cleaned_data["paid_amount"],
                     service_start=form.cleaned_data["service_start"],
+                    unchanged_since=form.cleaned_data["seen"],
                 ),
             )
         start = form.cleaned_data["service_start"] if form.is_bound and form.is_valid() else form.initial["service_start"]

@@ -28,8 +28,13 @@ class OrderApproveForm(forms.Form):
         help_text=_("Each line's service period starts on this day; its end follows from the service's length."),
     )
 
+    # The order as the reviewer saw it: approving refuses if the customer changed it since.
+    seen = forms.DateTimeField(widget=forms.HiddenInput, required=False)
+
     def __init__(self, *args, order, **kwargs):
-        kwargs.setdefault("initial", {"paid_amount": order.total, "service_start": timezone.localdate()})
+        kwargs.setdefault(
+            "initial", {"paid_amount": order.total, "service_start": timezone.localdate(), "seen": order.updated_at}
+        )
         super().__init__(*args, **kwargs)
         paid = self.fields["paid_amount"]
         paid.validators.append(MaxValueValidator(order.total))

@@ -487,11 +487,24 @@ def order_cancel(*, order: Order, actor) -> Order:
     return _change(order, "cancel", actor=actor, apply=apply)[0]
 
 
-def order_approve(*, order: Order, actor, paid_amount: Decimal | None = None, service_start: date | None = None) -> Order:
-    """审核通过: the order moves to 交易中; each line's service period starts."""
+def order_approve(
+    *,
+    order: Order,
+    actor,
+    paid_amount: Decimal | None = None,
+    service_start: date | None = None,
+    unchanged_since=None,
+) -> Order:
+    """审核通过: the order moves to 交易中; each line's service period starts.
+
+    With `unchanged_since` (the order's updated_at when the reviewer opened it), an order
+    the customer modified in the meantime is refused: the reviewer must see it again.
+    """
     start = service_start or timezone.localdate()
 
     def apply(o):
+        if unchanged_since is not None and o.updated_at != unchanged_since:
+            raise OrderError(_("The customer changed this order after you opened it: please review it again."))
         earliest, latest = timezone.localtime(o.submitted_at).date(), timezone.localdate() + timedelta(days=APPROVE_START_MAX_DAYS)
         if not earliest <= start <= latest:
             raise OrderError(

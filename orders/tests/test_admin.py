@@ -94,7 +94,7 @@ class TestApprove:
         response = reviewer_client.get(url("approve", order))
         assert response.status_code == 200
         form = response.context["form"]
-        assert form.initial == {"paid_amount": order.total, "service_start": timezone.localdate()}
+        assert form.initial == {"paid_amount": order.total, "service_start": timezone.localdate(), "seen": order.updated_at}
         today = timezone.localdate()
         ends = [end for _line, end in response.context["lines"]]
         assert ends == [today + relativedelta(years=1) - timedelta(days=1), None]
@@ -554,3 +554,31 @@ def test_a_published_agreement_is_view_only(admin_client):
     response = admin_client.get(reverse("admin:orders_agreement_change", args=[agreement.pk]))
     assert response.status_code == 200
     assert 'name="_save"' not in response.text
+
+
+def test_approving_an_order_the_customer_changed_after_the_page_opened_is_refused(client, reviewer):
+    order = submitted_order()
+    client.force_login(reviewer)
+    page = client.get(url("approve", order))
+    seen = page.context["form"]["seen"].value()
+    services.order_edit(order=order, actor=order.customer, details={"store_name": "客户刚改过的店名"})
+    response = client.post(
+        url("approve", order),
+        {"paid_amount": str(order.total), "service_start": first_of_next_month().isoformat(), "seen": seen},
+    )
+    assert response.status_code == 302
+    assert [level for level, _text in message_list(response)] == [messages.ERROR]
+    order.refresh_from_db()
+    assert order.status == S.AWAITING_PAYMENT
+
+
+def test_approving_the_order_as_seen_works(client, reviewer):
+    order = submitted_order()
+    client.force_login(reviewer)
+    seen = client.get(url("approve", order)).context["form"]["seen"].value()
+    client.post(
+        url("approve", order),
+        {"paid_amount": str(order.total), "service_start": first_of_next_month().isoformat(), "seen": seen},
+    )
+    order.refresh_from_db()
+    assert order.status == S.IN_TRADE
