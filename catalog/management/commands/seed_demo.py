@@ -180,21 +180,23 @@ class Command(BaseCommand):
             help=_("Run even though DEBUG is off (a benchmark or demo server, never a real shop)."),
         )
 
-    @transaction.atomic
     def handle(self, *args, quiet=False, force=False, **options):
         # The demo accounts' passwords are public (README): never reset them on a real shop.
         if not settings.DEBUG and not force:
             raise CommandError(
                 gettext("seed_demo resets accounts to published passwords; with DEBUG off it needs --force.")
             )
-        lines = self.seed_product_lines()
-        platforms = self.seed_platforms()
-        modules = self.seed_modules()
-        services = self.seed_services(lines, platforms, modules)
-        self.seed_accounts()
-        self.seed_agreement()
-        self.seed_orders()
+        with transaction.atomic():
+            lines = self.seed_product_lines()
+            platforms = self.seed_platforms()
+            modules = self.seed_modules()
+            services = self.seed_services(lines, platforms, modules)
+            self.seed_accounts()
+            self.seed_agreement()
+            self.seed_orders()
 
+        # Last, after the commit: the demo orders' emails (printed by the console backend
+        # of `make run`) go out on commit and would push the sign-ins out of sight.
         if not quiet:
             self.print_logins()
         self.stdout.write(
