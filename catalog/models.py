@@ -2,7 +2,7 @@ import re
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -121,6 +121,19 @@ class Service(models.Model):
         decimal_places=3,
         default=Decimal("0.06"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.2"))],
+    )
+    tax_category = models.CharField(
+        _("tax classification"),
+        max_length=40,
+        blank=True,
+        help_text=_("Printed on the invoice as *classification*service name; empty: INVOICE_TAX_CATEGORY."),
+    )
+    tax_code = models.CharField(
+        _("tax classification code"),
+        max_length=19,
+        blank=True,
+        validators=[RegexValidator(r"^[0-9]{19}$", _("A tax classification code has 19 digits."))],
+        help_text=_("19 digits, for the tax system's import; empty: INVOICE_TAX_CODE."),
     )
     description = models.TextField(_("description"), blank=True)
     featured = models.BooleanField(_("featured on the home page"), default=False)

@@ -1,11 +1,12 @@
-from django.contrib.auth.decorators import login_required
 from django.urls import path
-from django.utils.translation import gettext_lazy as _
 
-from mall.views import coming
+from . import views
 
 app_name = "invoicing"
 
 urlpatterns = [
-    path("account/invoices/", login_required(coming), {"title": _("My invoices")}, name="list"),
+    path("account/invoices/", views.invoice_list, name="list"),
+    path("account/invoices/<int:pk>.pdf", views.invoice_download, name="download"),
+    path("account/orders/<str:number>/contract.pdf", views.contract_download, name="contract"),
+    path("contracts/verify/<str:token>/", views.contract_verify, name="contract-verify"),
 ]

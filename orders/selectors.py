@@ -55,7 +55,8 @@ def order_list_for_customer(*, customer, search: OrderSearch | None = None) -> Q
         orders = orders.filter(submitted_at__gte=_local_midnight(search.start))
     if search.end and search.end < date.max:
         orders = orders.filter(submitted_at__lt=_local_midnight(search.end + timedelta(days=1)))
-    return orders.prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
+    # The contract (reverse one-to-one, invoicing app) is joined: My Orders links it.
+    return orders.select_related("contract").prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
 
 
 def _local_midnight(day: date) -> datetime:

@@ -78,6 +78,10 @@ ACTION_LABELS = {
     "expire": gettext_lazy("Expire"),
     "confirm_receipt": gettext_lazy("Confirm receipt"),
     "edit": gettext_lazy("Modify information"),
+    # Written by the invoicing app on the order's timeline.
+    "documents_ready": gettext_lazy("Invoice information and e-contract ready"),
+    "invoice_issue": gettext_lazy("Invoice issued"),
+    "invoice_deliver": gettext_lazy("Invoice mailed"),
 }
 
 
@@ -374,17 +378,23 @@ def order_checkout(
 EMAIL_LANGUAGES = ("zh-hans", "en")
 
 
-def _notify(order: Order, *, title, body="", email: bool = False) -> None:
+def _notify(order: Order, *, title, body="", email: bool = False, params: dict | None = None) -> None:
     """Tell the customer: a message in 我的消息 now (part of the caller's transaction) and,
     with `email`, an email sent by a worker once the transaction commits.
 
-    `title` and `body` are lazy strings with %(number)s, rendered per language.
+    `title` is a lazy string with %(number)s (and `params`), rendered per language;
+    `body` too when `params` are given (otherwise it is used as it is: a reviewer's
+    reason may contain a %).
     """
-    number = {"number": order.number}
+    number = {"number": order.number, **(params or {})}
+
+    def text(body):
+        return str(body) % number if params else str(body)
+
     # Stored text, read later by the customer: in the shop's language, not in that of
     # whoever acted (a reviewer may use the English admin).
     with translation.override(settings.LANGUAGE_CODE):
-        message_send(user=order.customer, title=str(title) % number, body=str(body), link=order.get_absolute_url())
+        message_send(user=order.customer, title=str(title) % number, body=text(body), link=order.get_absolute_url())
     if not (email and order.customer.email):
         return
     url = f"{settings.SITE_URL.rstrip('/')}{order.get_absolute_url()}"
@@ -394,7 +404,7 @@ def _notify(order: Order, *, title, body="", email: bool = False) -> None:
             context = {
                 "order": order,
                 "headline": str(title) % number,
-                "paragraphs": [str(body)] if body else [],
+                "paragraphs": [text(body)] if body else [],
                 "url": url,
                 "seller": settings.SELLER,
             }
@@ -407,6 +417,18 @@ def _notify(order: Order, *, title, body="", email: bool = False) -> None:
         html_body="<hr>".join(htmls),
         to=[order.customer.email],
     )
+
+
+def order_notify(order: Order, *, title, body="", email: bool = False, params: dict | None = None) -> None:
+    """Tell the customer about something that happened to `order` (used by the apps that
+    act on orders: invoicing, refunds). See _notify."""
+    _notify(order, title=title, body=body, email=email, params=params)
+
+
+def order_event_record(order: Order, *, action: str, actor=None, note: str = "") -> OrderEvent:
+    """An event on the order's timeline that does not move its status (an invoice issued,
+    a document ready). The caller holds the lock on the object that changed."""
+    return _event(order, action=action, from_status=order.status, actor=actor, note=note)
 
 
 # --- State changes -------------------------------------------------------------------
@@ -592,8 +614,9 @@ def order_expire(*, order: Order) -> Order:
 def order_confirm_receipt(*, order: Order, actor=None) -> Order:
     """确认收货 (the customer, or the system when `actor` is None): 交易中 → 交易成功.
 
-    After commit the documents hook (settings.ORDER_DOCUMENTS_HOOK) is called with the
-    order's id, once per confirmation: the invoicing app produces the invoice and contract.
+    The documents hook (settings.ORDER_DOCUMENTS_HOOK) is called with the order inside
+    the same transaction, once per confirmation: the invoicing app records the request
+    there and hands it to a worker after commit.
     """
 
     def apply(o):
@@ -608,6 +631,5 @@ def order_confirm_receipt(*, order: Order, actor=None) -> Order:
                 title=gettext_lazy("Order %(number)s completed"),
                 body=gettext_lazy("Thank you. The invoice information is being prepared."),
             )
-            hook = import_string(settings.ORDER_DOCUMENTS_HOOK)
-            transaction.on_commit(lambda: hook(order_id=confirmed.pk))
+            import_string(settings.ORDER_DOCUMENTS_HOOK)(order=confirmed)
     return confirmed

@@ -124,8 +124,15 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 MEDIA_URL = "media/"  # never served directly: documents go through views that check ownership
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Invoices and contracts: private files (no base URL), served by views that check
+# ownership. Several web or worker machines need shared storage here (issue 8).
+DOCUMENTS_STORAGE = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": MEDIA_ROOT / "documents", "base_url": None},
+}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "documents": DOCUMENTS_STORAGE,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
@@ -195,8 +202,20 @@ ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 # The shop's public address, for links in emails sent outside a request.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
-# Called with order_id= after a receipt confirmation commits (invoice and contract).
+# Called with order= inside the transaction that confirms a receipt (invoice and contract).
 ORDER_DOCUMENTS_HOOK = "invoicing.services.order_documents_request"
+# Documents not produced this many minutes after the request are sent to a worker again
+# by the sweeper (beat, every minute), up to DOCUMENTS_MAX_ATTEMPTS runs in all.
+DOCUMENTS_SWEEP_AFTER_MINUTES = env.int("DOCUMENTS_SWEEP_AFTER_MINUTES", default=10)
+DOCUMENTS_MAX_ATTEMPTS = env.int("DOCUMENTS_MAX_ATTEMPTS", default=10)
+# Printed on invoice lines as *category*service name, with the tax classification code,
+# for services that do not set their own.
+INVOICE_TAX_CATEGORY = env.str("INVOICE_TAX_CATEGORY", default="软件服务")
+INVOICE_TAX_CODE = env.str("INVOICE_TAX_CODE", default="3040201000000000000")
+
+CELERY_BEAT_SCHEDULE = {
+    "documents-sweep": {"task": "invoicing.tasks.documents_sweep_task", "schedule": 60.0},
+}
 
 LOGGING = {
     "version": 1,

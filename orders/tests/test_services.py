@@ -293,17 +293,12 @@ class TestStateChanges:
 
 
 class TestConfirmReceipt:
-    def test_moves_to_success_and_calls_the_documents_hook_after_commit(self, settings, django_capture_on_commit_callbacks):
-        calls = []
+    def test_moves_to_success_and_calls_the_documents_hook_inside_the_transaction(self, settings):
         settings.ORDER_DOCUMENTS_HOOK = "orders.tests.test_services.record_documents_request"
         RECORDED.clear()
         order = order_in(S.IN_TRADE)
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            services.order_confirm_receipt(order=order, actor=order.customer)
-            assert RECORDED == []  # not before the commit
-        assert RECORDED == [order.pk]
-        assert len(callbacks) == 1
-        assert calls == []
+        services.order_confirm_receipt(order=order, actor=order.customer)
+        assert RECORDED == [(order.pk, S.SUCCESS)]  # called once, with the order already moved
 
     def test_a_second_confirmation_changes_nothing_and_calls_no_hook(self, settings, django_capture_on_commit_callbacks):
         settings.ORDER_DOCUMENTS_HOOK = "orders.tests.test_services.record_documents_request"
@@ -321,11 +316,11 @@ class TestConfirmReceipt:
         assert order.events.filter(action="confirm_receipt", actor_kind=OrderEvent.ActorKind.SYSTEM).count() == 1
 
 
-RECORDED: list[int] = []
+RECORDED: list[tuple] = []
 
 
-def record_documents_request(*, order_id):
-    RECORDED.append(order_id)
+def record_documents_request(*, order):
+    RECORDED.append((order.pk, order.status))
 
 
 class TestNotifications:

@@ -17,6 +17,7 @@ from pytest_django.asserts import assertRedirects, assertTemplateUsed
 
 from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
+from invoicing.services import documents_generate
 from orders.models import Order, OrderEvent
 from orders.tests.factories import DETAILS, order_in, submitted_order
 
@@ -331,17 +332,15 @@ class TestOrderBlock:
         assert 'data-testid="contract-link"' not in block
         assert settings.SELLER["seal_filing_number"] not in block
 
-    def test_a_contract_shows_the_seal_filing_number_even_before_its_download_route(
-        self, signed_in, customer, settings, monkeypatch
-    ):
-        """The invoicing issue adds the contract and its route; the header must not break meanwhile."""
+    def test_a_contract_shows_its_download_link_and_seal_filing_number(self, signed_in, customer, settings):
+        settings.SELLER = {**settings.SELLER, "seal_filing_number": "SEAL-2026-0042"}
         order = order_in(S.SUCCESS, customer=customer)
-        monkeypatch.setattr(Order, "contract", property(lambda self: object()), raising=False)
+        documents_generate(order_id=order.pk)
 
-        response = signed_in.get(reverse("orders:list"))
+        block = self.block(signed_in.get(reverse("orders:list")), order)
 
-        assert response.status_code == 200
-        assert settings.SELLER["seal_filing_number"] in self.block(response, order)
+        assert f'href="/account/orders/{order.number}/contract.pdf" data-testid="contract-link"' in block
+        assert "SEAL-2026-0042" in block
 
     def test_in_trade_shows_service_period_and_paid_amount(self, signed_in, customer):
         order = order_in(S.IN_TRADE, customer=customer)
@@ -477,7 +476,9 @@ class TestDetail:
                 assert client.get(url("detail", order)).status_code == 200
             return len(context.captured_queries)
 
-        assert queries_for(1, S.AWAITING_PAYMENT) == queries_for(4, S.SUCCESS)
+        assert queries_for(1, S.AWAITING_PAYMENT) == queries_for(4, S.AWAITING_PAYMENT)
+        # A confirmed order adds its invoices and contract: a constant two queries.
+        assert queries_for(1, S.SUCCESS) == queries_for(4, S.SUCCESS)
 
     @pytest.mark.parametrize("language", ["zh-hans", "en"])
     @pytest.mark.parametrize("name", ["detail", "edit", "cancel"])

@@ -27,6 +27,8 @@ from ..models import Order
 PAGE_SIZE = 10
 
 STATUS_LABELS = dict(Order.Status.choices)
+# Orders whose receipt was confirmed: they have an invoice and a contract.
+CONFIRMED_STATUSES = (Order.Status.SUCCESS, Order.Status.REFUNDING, Order.Status.REFUNDED)
 
 
 @dataclass(frozen=True)
@@ -111,9 +113,6 @@ def order_list(request):
         "rows": [(order, Actions.of(order)) for order in page],
         "query": urlencode(form.query()),
         "searching": bool(search.number.strip() or search.start or search.end),
-        # Orders get a contract with the invoicing app; until then the template skips the
-        # lookup (a missing attribute costs Django a dir() per order).
-        "contracts_enabled": hasattr(Order, "contract"),
     }
     return render(request, "orders/order_list.html", context)
 
@@ -138,6 +137,9 @@ def order_detail(request, order):
         "invoice": _fields(order, services.INVOICE_FIELDS),
         "timeline": timeline,
     }
+    if order.status in CONFIRMED_STATUSES:  # 发票信息 and the e-contract (invoicing app)
+        context["invoices"] = list(order.invoices.all())
+        context["contract"] = getattr(order, "contract", None)
     return render(request, "orders/order_detail.html", context)
 
 
