@@ -181,11 +181,17 @@ def test_cheap_pbkdf2_demo_hash_signs_in_and_is_upgraded_on_first_sign_in(settin
     assert not User.objects.get(username="demo").password.startswith("pbkdf2_sha256$1000$")
 
 
-def test_demo_customer_gets_orders_in_three_states_once():
+def test_demo_customer_gets_orders_in_four_states_once(django_capture_on_commit_callbacks):
+    from invoicing.models import Contract, Invoice
     from orders.models import Order
 
-    seed("--quiet")
+    with django_capture_on_commit_callbacks(execute=True):
+        seed("--quiet")
     seed("--quiet")
     statuses = sorted(Order.objects.filter(customer__username="demo").values_list("status", flat=True))
-    assert statuses == ["awaiting_payment", "in_trade", "rejected"]
+    assert statuses == ["awaiting_payment", "in_trade", "rejected", "success"]
     assert all(order.lines.count() == 1 for order in Order.objects.all())
+    # The confirmed order's documents are made after the seed's commit.
+    success = Order.objects.get(customer__username="demo", status="success")
+    assert Invoice.objects.filter(order=success).count() == 1
+    assert Contract.objects.filter(order=success).count() == 1

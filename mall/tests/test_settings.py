@@ -23,10 +23,36 @@ def manage(*args, env):
     )
 
 
-def test_production_settings_pass_check_deploy_without_warnings():
-    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+@pytest.fixture
+def signing_pair(tmp_path):
+    """The seller's key and certificate, as production configures them."""
+    from invoicing.signing import _self_signed_pair
+
+    key_pem, cert_pem = _self_signed_pair("上海测试软件有限公司")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    key.write_bytes(key_pem)
+    cert.write_bytes(cert_pem)
+    return {"SIGNING_KEY": str(key), "SIGNING_CERT": str(cert)}
+
+
+def test_production_settings_pass_check_deploy_without_warnings(signing_pair):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env={**PRODUCTION_ENV, **signing_pair})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_refuses_the_development_signing_key():
+    result = manage("check", "--deploy", env=PRODUCTION_ENV)
+    assert result.returncode != 0
+    assert "invoicing.E001" in result.stderr + result.stdout
+
+
+def test_check_deploy_refuses_a_signing_key_that_does_not_load(signing_pair, tmp_path):
+    broken = tmp_path / "broken.pem"
+    broken.write_text("not a key")
+    result = manage("check", "--deploy", env={**PRODUCTION_ENV, **signing_pair, "SIGNING_KEY": str(broken)})
+    assert result.returncode != 0
+    assert "invoicing.E003" in result.stderr + result.stdout
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key():

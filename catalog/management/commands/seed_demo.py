@@ -304,7 +304,7 @@ class Command(BaseCommand):
             return
         profile = customer.invoice_profiles.first() or invoice_profile_create(user=customer, data=DEMO_INVOICE_PROFILE)
         reviewer = User.objects.get(username="reviewer")
-        services = list(Service.objects.on_sale().filter(product_line__code="e3omni").order_by("pk")[:3])
+        services = list(Service.objects.on_sale().filter(product_line__code="e3omni").order_by("pk")[:4])
 
         def submit(service):
             return order_services.order_submit(
@@ -318,9 +318,12 @@ class Command(BaseCommand):
                 checkout_token=uuid.uuid4(),
             )
 
-        awaiting, rejected, in_trade = (submit(service) for service in services)
+        awaiting, rejected, in_trade, success = (submit(service) for service in services)
         order_services.order_reject(order=rejected, actor=reviewer, reason="服务市场订单号与店铺名称不一致，请核对后重新提交。")
         order_services.order_approve(order=in_trade, actor=reviewer)
+        # Confirmed: its invoice information and signed contract are made after the commit.
+        order_services.order_approve(order=success, actor=reviewer)
+        order_services.order_confirm_receipt(order=success, actor=customer)
 
     def staff_groups(self):
         names = {account.group for account in DEMO_ACCOUNTS if account.group}
