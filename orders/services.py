@@ -633,3 +633,26 @@ def order_confirm_receipt(*, order: Order, actor=None) -> Order:
             )
             import_string(settings.ORDER_DOCUMENTS_HOOK)(order=confirmed)
     return confirmed
+
+
+def orders_confirm_due(*, now=None) -> list[str]:
+    """The system confirms receipt of every order in trade for ORDER_AUTO_CONFIRM_DAYS
+    since its approval (each in its own transaction, with its documents following).
+    Returns the numbers confirmed; an order that fails is logged and left for the next run."""
+    now = now or timezone.now()
+    due = Order.objects.filter(
+        status=Order.Status.IN_TRADE, approved_at__lte=now - timedelta(days=settings.ORDER_AUTO_CONFIRM_DAYS)
+    ).order_by("approved_at", "pk")
+    confirmed = []
+    for order in due.iterator():
+        try:
+            moved = order_confirm_receipt(order=order)
+        except OrderError:
+            logger.info("order %s moved on before the automatic confirmation", order.number)
+            continue
+        except Exception:  # one broken order must not stop the others
+            logger.exception("automatic confirmation of order %s failed", order.number)
+            continue
+        if moved.status == Order.Status.SUCCESS:
+            confirmed.append(order.number)
+    return confirmed

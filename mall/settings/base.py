@@ -213,8 +213,12 @@ DOCUMENTS_MAX_ATTEMPTS = env.int("DOCUMENTS_MAX_ATTEMPTS", default=10)
 INVOICE_TAX_CATEGORY = env.str("INVOICE_TAX_CATEGORY", default="软件服务")
 INVOICE_TAX_CODE = env.str("INVOICE_TAX_CODE", default="3040201000000000000")
 
+# Days after approval when the system confirms receipt of an order still in trade.
+ORDER_AUTO_CONFIRM_DAYS = env.int("ORDER_AUTO_CONFIRM_DAYS", default=15)
+
 CELERY_BEAT_SCHEDULE = {
     "documents-sweep": {"task": "invoicing.tasks.documents_sweep_task", "schedule": 60.0},
+    "confirm-due-orders": {"task": "orders.tasks.orders_confirm_due_task", "schedule": 3600.0},
 }
 
 LOGGING = {
