@@ -96,7 +96,9 @@ def documents_generate(*, order_id: int, worker: str = "") -> DocumentJob:
             raise InvoiceError(f"order {order.number} is {order.status}: its receipt is not confirmed")
         invoice = _original_invoice(order)
         if not invoice.sheet:
-            _attach(invoice, "sheet", invoice_sheet_render(invoice), _document_name(order, "invoice", invoice.pk))
+            # Named after the order, not the invoice's id: a run that failed after writing
+            # the file rolled the invoice back, and the next one overwrites that file.
+            _attach(invoice, "sheet", invoice_sheet_render(invoice), _document_name(order, "invoice", "original"))
         if not Contract.objects.filter(order=order).exists():
             contract_create(order)
         DocumentJob.objects.filter(pk=job.pk).update(
@@ -152,10 +154,11 @@ def documents_retry(*, job: DocumentJob) -> bool:
     return documents_enqueue(order_id=job.order_id)
 
 
-def _document_name(order: Order, kind: str, pk) -> str:
-    """A name derived from the order, so a rerun replaces the file instead of adding one."""
+def _document_name(order: Order, kind: str, key) -> str:
+    """A name derived from the order (and `key`, stable across reruns), so a rerun
+    replaces the file instead of adding one."""
     submitted = timezone.localtime(order.submitted_at)
-    return f"{kind}s/{submitted:%Y/%m}/{order.number}-{kind}-{pk}.pdf"
+    return f"{kind}s/{submitted:%Y/%m}/{order.number}-{kind}-{key}.pdf"
 
 
 def _attach(instance, field: str, content: bytes, name: str) -> None:
@@ -281,7 +284,7 @@ def contract_create(order: Order) -> Contract:
     signed = contract_render_signed(contract)
     contract.sha256 = hashlib.sha256(signed).hexdigest()
     contract.signer_fingerprint = signing.signing_credentials().fingerprint
-    name = _document_name(order, "contract", order.pk)
+    name = _document_name(order, "contract", "signed")
     storage = contract._meta.get_field("pdf").storage
     if storage.exists(name):
         storage.delete(name)
