@@ -1,0 +1,130 @@
+"""Shared helpers of the invoicing tests: a configured signing key, reading PDFs back,
+listing the stored documents of an order, and a TCP listener that tells whether a
+renderer reached out to it."""
+
+import datetime
+import io
+import re
+import socket
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from pypdf import PdfReader
+
+from invoicing import signing
+from invoicing.models import documents_storage
+
+SIGNER_NAME = "测试卖家签章有限公司"
+
+
+def write_signing_pair(directory, name: str = SIGNER_NAME):
+    """A seller key and self-signed certificate as PEM files (what SIGNING_KEY and
+    SIGNING_CERT point to in production)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_path, cert_path = directory / "seller-key.pem", directory / "seller-cert.pem"
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return str(key_path), str(cert_path)
+
+
+@pytest.fixture(scope="session")
+def signing_pair(tmp_path_factory):
+    """(key path, certificate path) of the seller key configured for these tests."""
+    return write_signing_pair(tmp_path_factory.mktemp("signing"))
+
+
+@pytest.fixture
+def configured_signing_key(settings, signing_pair):
+    """Contracts are signed with a configured key, not the development pair under var/.
+    (Not autouse: test_signing.py tests the development pair.)"""
+    settings.SIGNING_KEY, settings.SIGNING_CERT = signing_pair
+    settings.SIGNING_KEY_PASSPHRASE = ""
+    yield signing_pair
+    signing._load.cache_clear()
+
+
+def pdf_reader(data: bytes) -> PdfReader:
+    assert data.startswith(b"%PDF-")
+    return PdfReader(io.BytesIO(data))
+
+
+def pdf_text(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in pdf_reader(data).pages)
+
+
+def squeeze(text: str) -> str:
+    """`text` without whitespace: table cells wrap long values at arbitrary points."""
+    return re.sub(r"\s+", "", text)
+
+
+def stored_files(order) -> list[str]:
+    """Every file in the documents storage whose name carries the order's number."""
+    storage = documents_storage()
+    found = []
+
+    def walk(path):
+        directories, files = storage.listdir(path)
+        for name in files:
+            full = f"{path}/{name}" if path else name
+            if order.number in name:
+                found.append(full)
+        for directory in directories:
+            walk(f"{path}/{directory}" if path else directory)
+
+    walk("")
+    return sorted(found)
+
+
+def read_stored(field_file) -> bytes:
+    with field_file.open("rb") as handle:
+        return handle.read()
+
+
+class Listener:
+    """A TCP port on 127.0.0.1 that tells whether anything connected to it."""
+
+    def __init__(self):
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(5)
+        self.server.settimeout(0.3)
+        self.port = self.server.getsockname()[1]
+
+    def connections(self) -> int:
+        count = 0
+        while True:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                return count
+            connection.close()
+            count += 1
+
+    def close(self):
+        self.server.close()
+
+
+@pytest.fixture
+def listener():
+    listener = Listener()
+    yield listener
+    listener.close()
