@@ -21,7 +21,7 @@ ROLES = {
 }
 ROLE_DESCRIPTIONS = {
     "reviewers": _("order reviewers: approve, reject, close and export orders"),
-    "finance": _("finance: view and export orders, customers' invoice details"),
+    "finance": _("finance: issue, mail and export invoices; view orders, contracts and document jobs"),
     "catalog": _("catalog managers: services, product lines, platforms, modules and agreements"),
 }
 
@@ -29,6 +29,23 @@ CATALOG_MODELS = ("productline", "platform", "module", "service")
 CATALOG_VIEW = frozenset(f"catalog.view_{model}" for model in CATALOG_MODELS)
 CATALOG_MANAGE = frozenset(
     f"catalog.{action}_{model}" for action in ("add", "change", "delete", "view") for model in CATALOG_MODELS
+)
+
+# Contracts: finance and reviewers may download them from the admin (view_contract).
+CONTRACT_VIEW = frozenset({"invoicing.view_contract"})
+# Finance's invoice queue. issue_invoice covers 开票 and 已寄出; nobody gets
+# delete_invoice or change_invoice (the admin refuses them to superusers as well).
+# change_documentjob is the right to send a document job to a worker again (重新生成):
+# the job admin stays read-only, that action is all it allows.
+INVOICING_FINANCE = frozenset(
+    {
+        "invoicing.view_invoice",
+        "invoicing.view_invoiceline",
+        "invoicing.issue_invoice",
+        "invoicing.export_invoice",
+        "invoicing.view_documentjob",
+        "invoicing.change_documentjob",
+    }
 )
 
 # "app_label.codename" per group; a group has these and nothing else.
@@ -43,9 +60,10 @@ GROUP_PERMISSIONS = {
             "orders.view_orderevent",
         }
     )
-    | CATALOG_VIEW,
-    # Invoice and refund permissions join this set when the invoicing and refunds
-    # models exist (their issues), with a migration of their own.
+    | CATALOG_VIEW
+    | CONTRACT_VIEW,
+    # Refund permissions join this set when the refunds models exist (their issue),
+    # with a migration of their own.
     GROUP_FINANCE: frozenset(
         {
             "orders.view_order",
@@ -55,7 +73,9 @@ GROUP_PERMISSIONS = {
             "accounts.view_invoiceprofile",
         }
     )
-    | CATALOG_VIEW,
+    | CATALOG_VIEW
+    | CONTRACT_VIEW
+    | INVOICING_FINANCE,
     # No delete on agreements: orders point at the version their customer accepted.
     GROUP_CATALOG: frozenset({"orders.add_agreement", "orders.change_agreement", "orders.view_agreement"})
     | CATALOG_MANAGE,

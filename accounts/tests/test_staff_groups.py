@@ -24,7 +24,8 @@ CATALOG_MANAGE = {
     for action in ("add", "change", "delete", "view")
     for model in ("productline", "platform", "module", "service")
 }
-EXPECTED = {
+# What 0005 set (the functions of that migration are tested below).
+AT_0005 = {
     GROUP_REVIEWERS: {
         "orders.view_order",
         "orders.review_order",
@@ -43,6 +44,21 @@ EXPECTED = {
         *CATALOG_VIEW,
     },
     GROUP_CATALOG: {"orders.add_agreement", "orders.change_agreement", "orders.view_agreement", *CATALOG_MANAGE},
+}
+# Since 0006: finance works the invoice queue, reviewers may download contracts.
+INVOICING_FINANCE = {
+    "invoicing.view_invoice",
+    "invoicing.view_invoiceline",
+    "invoicing.issue_invoice",
+    "invoicing.export_invoice",
+    "invoicing.view_contract",
+    "invoicing.view_documentjob",
+    "invoicing.change_documentjob",
+}
+EXPECTED = {
+    GROUP_REVIEWERS: AT_0005[GROUP_REVIEWERS] | {"invoicing.view_contract"},
+    GROUP_FINANCE: AT_0005[GROUP_FINANCE] | INVOICING_FINANCE,
+    GROUP_CATALOG: AT_0005[GROUP_CATALOG],
 }
 # What accounts.0002 granted, and so what unapplying 0005 restores.
 BEFORE = {GROUP_REVIEWERS: CATALOG_VIEW, GROUP_FINANCE: CATALOG_VIEW, GROUP_CATALOG: CATALOG_MANAGE}
@@ -93,23 +109,52 @@ class TestMigrationFunctions:
 
         migration.forwards()
 
-        assert all_group_permissions() == EXPECTED
+        assert all_group_permissions() == AT_0005
 
     def test_forwards_twice_changes_nothing(self, migration):
         migration.forwards()
         migration.forwards()
-        assert all_group_permissions() == EXPECTED
+        assert all_group_permissions() == AT_0005
 
     def test_backwards_restores_what_0002_granted(self, migration):
         migration.backwards()
         assert all_group_permissions() == BEFORE
         migration.forwards()
-        assert all_group_permissions() == EXPECTED
+        assert all_group_permissions() == AT_0005
 
     def test_forwards_creates_a_missing_group(self, migration):
         Group.objects.filter(name=GROUP_FINANCE).delete()
         migration.forwards()
-        assert permissions_of(GROUP_FINANCE) == EXPECTED[GROUP_FINANCE]
+        assert permissions_of(GROUP_FINANCE) == AT_0005[GROUP_FINANCE]
+
+
+@pytest.mark.django_db
+class TestInvoicingMigrationFunctions:
+    """0006: the invoicing permissions, on the historical models."""
+
+    @pytest.fixture
+    def migration(self):
+        name = ("accounts", "0006_invoicing_group_permissions")
+        module = import_module(f"accounts.migrations.{name[1]}")
+        state_apps = MigrationExecutor(connection).loader.project_state(name).apps
+        schema_editor = SimpleNamespace(connection=connection)
+        return SimpleNamespace(
+            forwards=lambda: module.forwards(state_apps, schema_editor),
+            backwards=lambda: module.backwards(state_apps, schema_editor),
+        )
+
+    def test_forwards_sets_the_list_removing_grants_made_by_hand(self, migration):
+        Group.objects.get(name=GROUP_FINANCE).permissions.add(permission("invoicing.delete_invoice"))
+        Group.objects.get(name=GROUP_REVIEWERS).permissions.add(permission("invoicing.view_invoice"))
+        migration.forwards()
+        migration.forwards()
+        assert all_group_permissions() == EXPECTED
+
+    def test_backwards_restores_what_0005_set(self, migration):
+        migration.backwards()
+        assert all_group_permissions() == AT_0005
+        migration.forwards()
+        assert all_group_permissions() == EXPECTED
 
 
 @pytest.mark.django_db(transaction=True)
