@@ -5,14 +5,10 @@ import email
 import email.policy
 import os
 import re
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from kombu import pools as kombu_pools
 from django.conf import settings as django_settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core import mail
@@ -24,8 +20,8 @@ from django.utils.http import urlsafe_base64_decode
 from accounts.tasks import email_send_task
 from accounts.tests.factories import UserFactory
 from mall.celery import app as celery_app
+from mall.testing import celery_publishing_to, celery_worker_start, process_stop, redis_queue_delete
 
-BASE_DIR = Path(django_settings.BASE_DIR)
 RESET_LINK = re.compile(r"http://testserver/accounts/password-reset/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)/")
 WORKER_WAIT_SECONDS = 30
 
@@ -62,33 +58,10 @@ def test_in_process_email_is_sent_when_the_server_answers(flaky_backend):
 # --- A real worker on the real Redis ----------------------------------------------
 
 
-def _detach_broker_pools():
-    """Take the app's cached connection and producer pools away, so the next publish
-    builds pools for the broker configured then. Returns them for _restore_broker_pools."""
-    detached = celery_app._pool, celery_app.amqp._producer_pool
-    celery_app._pool = celery_app.amqp._producer_pool = None
-    return detached
-
-
-def _restore_broker_pools(detached):
-    """Close the pools built since _detach_broker_pools and drop them from kombu's
-    registry, which would hand them out again, closed; then put the old ones back."""
-    built = ((kombu_pools.producers, celery_app.amqp._producer_pool), (kombu_pools.connections, celery_app._pool))
-    for group, pool in built:
-        if pool is None:
-            continue
-        for hashed_key in [key for key, value in group.items() if value is pool]:
-            dict.__delitem__(group, hashed_key)
-        pool.force_close_all()
-    celery_app._pool, celery_app.amqp._producer_pool = detached
-
-
 @pytest.fixture
 def redis_worker(tmp_path):
     """A Celery worker process consuming a queue of its own on the real Redis; the
     test process publishes to that queue. Yields (worker, queue, mail_dir, log_path)."""
-    import redis
-
     redis_url = os.environ["REDIS_URL"]
     queue = f"test-accounts-{uuid.uuid4().hex}"
     mail_dir = tmp_path / "mail"
@@ -102,58 +75,13 @@ def redis_worker(tmp_path):
         "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.sqlite3'}",
     }
     env.pop("CELERY_BROKER_URL", None)
-    command = [
-        str(Path(sys.executable).with_name("celery")),
-        "-A",
-        "mall",
-        "worker",
-        "--pool",
-        "solo",
-        "--concurrency",
-        "1",
-        "-Q",
-        queue,
-        "-n",
-        f"{queue}@%h",
-        "--loglevel",
-        "warning",
-        "--without-heartbeat",
-        "--without-gossip",
-        "--without-mingle",
-    ]
-    saved_conf = {
-        key: celery_app.conf[key] for key in ("task_always_eager", "broker_url", "task_default_queue")
-    }
-    with open(log_path, "wb") as log:
-        worker = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
+    worker = celery_worker_start(queue=queue, env=env, log_path=log_path)
     try:
-        celery_app.conf.update(task_always_eager=False, broker_url=redis_url, task_default_queue=queue)
-        detached = _detach_broker_pools()
-        try:
+        with celery_publishing_to(celery_app, redis_url, queue):
             yield worker, queue, mail_dir, log_path
-        finally:
-            _restore_broker_pools(detached)
-            celery_app.amqp.queues.pop(queue, None)  # routing created it on first use
-            if getattr(celery_app.amqp.__dict__.get("default_queue"), "name", None) == queue:
-                del celery_app.amqp.__dict__["default_queue"]
     finally:
-        celery_app.conf.update(saved_conf)
-        worker.terminate()
-        try:
-            worker.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
-        client = redis.Redis.from_url(redis_url)
-        try:
-            client.delete(
-                queue,
-                f"_kombu.binding.{queue}",
-                f"_kombu.binding_permanent.{queue}",
-                *(f"{queue}\x06\x16{priority}" for priority in range(10)),
-            )
-        finally:
-            client.close()
+        process_stop(worker)
+        redis_queue_delete(redis_url, queue)
 
 
 def _wait_for_email_file(worker, mail_dir, log_path):
