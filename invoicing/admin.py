@@ -1,0 +1,499 @@
+"""Finance's back office: the invoice queue (开票, 已寄出, export for the tax system),
+e-contracts and the document jobs, all read-only. Moves go through invoicing.services
+with the staff user as actor; documents are downloaded through views that check the
+model's view permission, never through a public URL."""
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Case, Prefetch, Q, Value, When
+from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django_fsm import can_proceed
+
+from accounts.models import Address
+from orders.admin import ReadOnlyInline
+from orders.templatetags.order_admin import waiting_time
+
+from . import export, services
+from .admin_forms import InvoiceDeliverForm, InvoiceIssueForm
+from .exceptions import InvoiceError
+from .models import Contract, DocumentJob, Invoice, InvoiceLine
+from .validators import invoice_number_normalize
+from .views import invoice_filename, pdf_response
+
+S = Invoice.Status
+PENDING = Q(status=S.PENDING)
+EXPORT_CHUNK = 500
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Nobody adds, edits or deletes these rows here, superusers included: they are made
+    and moved by invoicing.services, and orders, refunds and the tax records point at them."""
+
+    # The customer's download URLs are 404 for staff: no "view on site".
+    view_on_site = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _object_or_404(self, request, object_id, *, allowed):
+        """The row, fresh from the database: 403 without the permission, 404 for no such row."""
+        if not allowed(request):
+            raise PermissionDenied
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404
+        return obj
+
+    def _url(self, name, *args):
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args)
+
+
+class InvoiceLineInline(ReadOnlyInline):
+    model = InvoiceLine
+    fields = ["item_name", "tax_code", "unit", "quantity", "unit_price", "amount", "tax_rate", "tax", "total"]
+    readonly_fields = fields
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyAdmin):
+    """财务的开票队列: pending invoices first, oldest first, with how long each has waited."""
+
+    list_display = [
+        "reference",
+        "order_number",
+        "buyer",
+        "kind",
+        "purpose",
+        "total",
+        "status_label",
+        "created",
+        "age",
+        "number",
+    ]
+    list_display_links = ["reference"]
+    list_select_related = ["order"]
+    list_filter = ["status", "kind", "purpose", "created_at"]
+    search_fields = ["order__number", "buyer_title", "buyer_taxpayer_id", "number"]
+    search_help_text = gettext_lazy("Main order number, buyer, buyer's taxpayer id or invoice number.")
+    ordering = [
+        Case(When(PENDING, then=Value(0)), default=Value(1)).asc(),
+        Case(When(PENDING, then="created_at")).asc(),
+        Case(When(~PENDING, then="created_at")).desc(),
+    ]
+    inlines = [InvoiceLineInline]
+    fieldsets = [
+        (None, {"fields": ["order", "purpose", "original", "status_label", "kind", "created_at", "updated_at"]}),
+        (
+            gettext_lazy("Buyer"),
+            {
+                "fields": [
+                    "buyer_title",
+                    "buyer_taxpayer_id",
+                    "buyer_address",
+                    "buyer_phone",
+                    "buyer_bank",
+                    "buyer_account",
+                    "buyer_email",
+                    "mailing_address",
+                ]
+            },
+        ),
+        (
+            gettext_lazy("Seller"),
+            {
+                "fields": [
+                    "seller_name",
+                    "seller_taxpayer_id",
+                    "seller_address",
+                    "seller_phone",
+                    "seller_bank",
+                    "seller_account",
+                ]
+            },
+        ),
+        (gettext_lazy("Amounts"), {"fields": ["amount", "tax", "total", "total_in_words"]}),
+        (
+            gettext_lazy("Issue and mailing"),
+            {"fields": ["number", "issued_on", "documents", "tracking_number", "delivered_at"]},
+        ),
+    ]
+    readonly_fields = ["status_label", "mailing_address", "documents"]
+    change_form_template = "admin/invoicing/invoice/change_form.html"
+    change_list_template = "admin/invoicing/invoice/change_list.html"
+
+    def has_issue_permission(self, request, obj=None):
+        return request.user.has_perm("invoicing.issue_invoice")
+
+    def has_export_permission(self, request, obj=None):
+        return request.user.has_perm("invoicing.export_invoice")
+
+    # --- List ---------------------------------------------------------------------------
+
+    @admin.display(description=gettext_lazy("reference"), ordering="pk")
+    def reference(self, invoice):
+        return invoice.pk
+
+    @admin.display(description=gettext_lazy("main order number"), ordering="order__number")
+    def order_number(self, invoice):
+        return invoice.order.number
+
+    @admin.display(description=gettext_lazy("buyer"), ordering="buyer_title")
+    def buyer(self, invoice):
+        if not invoice.buyer_taxpayer_id:
+            return invoice.buyer_title
+        return format_html('{}<br><span class="quiet">{}</span>', invoice.buyer_title, invoice.buyer_taxpayer_id)
+
+    @admin.display(description=gettext_lazy("status"), ordering="status")
+    def status_label(self, invoice):
+        return format_html(
+            '<span class="invoice-status invoice-status--{}" data-status="{}">{}</span>',
+            invoice.status,
+            invoice.status,
+            invoice.get_status_display(),
+        )
+
+    @admin.display(description=gettext_lazy("created at"), ordering="created_at")
+    def created(self, invoice):
+        local = timezone.localtime(invoice.created_at)
+        return format_html("{}<br>{}", f"{local:%Y-%m-%d}", f"{local:%H:%M}")
+
+    @admin.display(description=gettext_lazy("waiting"), ordering="created_at")
+    def age(self, invoice):
+        return waiting_time(invoice.created_at) if invoice.status == S.PENDING else ""
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "has_export_permission": self.has_export_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    # --- Change page --------------------------------------------------------------------
+
+    @admin.display(description=gettext_lazy("mailing address"))
+    def mailing_address(self, invoice):
+        address = _mailing_address(invoice)
+        return _address_text(address) if address else "—"
+
+    @admin.display(description=gettext_lazy("documents"))
+    def documents(self, invoice):
+        links = self._document_links(invoice)
+        if not links:
+            return "—"
+        return format_html_join(" · ", '<a href="{}" data-download="{}">{}</a>', links)
+
+    def _document_links(self, invoice) -> list[tuple[str, str, str]]:
+        links = []
+        if invoice.sheet:
+            links.append((self._url("sheet", invoice.pk), "sheet", _("Invoice information sheet (PDF)")))
+        if invoice.official_pdf:
+            links.append((self._url("official", invoice.pk), "official", _("Official invoice (PDF)")))
+        return links
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        invoice = self.get_object(request, unquote(object_id))
+        if invoice is not None:
+            extra_context = {**(extra_context or {}), "invoice_buttons": self._buttons(request, invoice)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _buttons(self, request, invoice) -> list[tuple[str, str, str]]:
+        """(url, label, move) of each move this user may make on the invoice in its state now."""
+        if not self.has_issue_permission(request):
+            return []
+        labels = {"issue": _("Issue invoice"), "deliver": _("Mark as mailed")}
+        return [
+            (self._url(move, invoice.pk), label, move)
+            for move, label in labels.items()
+            if can_proceed(getattr(invoice, move))
+        ]
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/issue/", view(self.issue_view), name="%s_%s_issue" % info),
+            path("<path:object_id>/deliver/", view(self.deliver_view), name="%s_%s_deliver" % info),
+            path("<path:object_id>/sheet.pdf", view(self.download_view), {"field": "sheet"}, name="%s_%s_sheet" % info),
+            path(
+                "<path:object_id>/official.pdf",
+                view(self.download_view),
+                {"field": "official_pdf"},
+                name="%s_%s_official" % info,
+            ),
+            path("export/csv/", view(self.export_view), {"extension": "csv"}, name="%s_%s_export_csv" % info),
+            path("export/xlsx/", view(self.export_view), {"extension": "xlsx"}, name="%s_%s_export_xlsx" % info),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request, object_id, field):
+        invoice = self._object_or_404(request, object_id, allowed=self.has_view_permission)
+        if field == "sheet":
+            filename = f"{invoice.order.number}-invoice-{invoice.pk}.pdf"
+        else:
+            filename = invoice_filename(invoice)
+        return pdf_response(getattr(invoice, field), filename)
+
+    def issue_view(self, request, object_id):
+        """开票: the number (validated), the date and optionally the official PDF. A second
+        submission of the same number finds the invoice issued and changes nothing."""
+        invoice = self._object_or_404(request, object_id, allowed=self.has_issue_permission)
+        posted = request.method == "POST"
+        if not can_proceed(invoice.issue):
+            if posted and invoice.number and invoice.number == invoice_number_normalize(request.POST.get("number")):
+                self.message_user(request, _already(invoice), messages.INFO)
+                return HttpResponseRedirect(self._url("change", invoice.pk))
+            return self._refuse(request, invoice, _("Invoice %(invoice)s is %(status)s and cannot be issued."))
+        form = InvoiceIssueForm(request.POST if posted else None, request.FILES if posted else None)
+        if posted and form.is_valid():
+            try:
+                issued = services.invoice_issue(
+                    invoice=invoice,
+                    actor=request.user,
+                    number=form.cleaned_data["number"],
+                    issued_on=form.cleaned_data["issued_on"],
+                    official_pdf=form.cleaned_data["official_pdf"],
+                )
+            except InvoiceError as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(
+                    request,
+                    _("Invoice %(number)s of order %(order)s issued; the customer was told.")
+                    % {"number": issued.number, "order": issued.order.number},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self._url("change", invoice.pk))
+        return self._render_move_page(
+            request, invoice, "admin/invoicing/invoice/issue.html", _("Issue invoice %(invoice)s"), form
+        )
+
+    def deliver_view(self, request, object_id):
+        """已寄出: the tracking number of the mailed paper invoice, with the customer's
+        mailing address in sight."""
+        invoice = self._object_or_404(request, object_id, allowed=self.has_issue_permission)
+        posted = request.method == "POST"
+        if not can_proceed(invoice.deliver):
+            tracking = (request.POST.get("tracking_number") or "").strip()
+            if posted and invoice.status == S.DELIVERED and invoice.tracking_number == tracking:
+                self.message_user(request, _already(invoice), messages.INFO)
+                return HttpResponseRedirect(self._url("change", invoice.pk))
+            return self._refuse(
+                request, invoice, _("Invoice %(invoice)s is %(status)s and cannot be marked as mailed.")
+            )
+        form = InvoiceDeliverForm(request.POST if posted else None)
+        if posted and form.is_valid():
+            try:
+                services.invoice_deliver(
+                    invoice=invoice, actor=request.user, tracking_number=form.cleaned_data["tracking_number"]
+                )
+            except InvoiceError as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(
+                    request,
+                    _("Invoice %(invoice)s marked as mailed; the customer was told the tracking number.")
+                    % {"invoice": invoice},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(self._url("change", invoice.pk))
+        return self._render_move_page(
+            request,
+            invoice,
+            "admin/invoicing/invoice/deliver.html",
+            _("Mark invoice %(invoice)s as mailed"),
+            form,
+            address=_mailing_address(invoice),
+        )
+
+    def _refuse(self, request, invoice, text):
+        """The invoice's state does not allow the move (someone else acted first): say so
+        and show the invoice instead of the form."""
+        self.message_user(
+            request, text % {"invoice": invoice, "status": invoice.get_status_display()}, messages.ERROR
+        )
+        return HttpResponseRedirect(self._url("change", invoice.pk))
+
+    def _render_move_page(self, request, invoice, template, title, form, **extra):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title % {"invoice": invoice},
+            "invoice": invoice,
+            "lines": list(invoice.lines.all()),
+            "form": form,
+            "change_url": self._url("change", invoice.pk),
+            **extra,
+        }
+        return TemplateResponse(request, template, context)
+
+    # --- Export ---------------------------------------------------------------------------
+
+    def export_view(self, request, extension):
+        """Every invoice waiting to be issued, oldest first, one row per line, for the tax
+        system's bulk import (whatever the list's filter: the queue is what finance keys in)."""
+        if not self.has_export_permission(request):
+            raise PermissionDenied
+        lines = Prefetch("lines", queryset=InvoiceLine.objects.order_by("id"))
+        invoices = (
+            Invoice.objects.filter(PENDING)
+            .select_related("order")
+            .prefetch_related(lines)
+            .order_by("created_at", "id")
+            .iterator(chunk_size=EXPORT_CHUNK)
+        )
+        if extension == "csv":
+            response = StreamingHttpResponse(export.csv_chunks(invoices), content_type="text/csv; charset=utf-8")
+        else:
+            response = HttpResponse(export.xlsx_bytes(invoices), content_type=XLSX_TYPE)
+        stamp = f"{timezone.localtime():%Y%m%d-%H%M}"
+        response["Content-Disposition"] = f'attachment; filename="invoices-pending-{stamp}.{extension}"'
+        return response
+
+
+def _mailing_address(invoice) -> Address | None:
+    """Where the paper invoice goes: the customer's default mailing address, or else the
+    one they saved last."""
+    return Address.objects.filter(user_id=invoice.order.customer_id).order_by("-is_default", "-updated_at", "-id").first()
+
+
+def _address_text(address) -> str:
+    postal = f" {address.postal_code}" if address.postal_code else ""
+    return f"{address.recipient} {address.mobile} · {address.region} {address.detail}{postal}"
+
+
+def _already(invoice) -> str:
+    return _("Invoice %(invoice)s was already “%(status)s”: nothing changed.") % {
+        "invoice": invoice,
+        "status": invoice.get_status_display(),
+    }
+
+
+@admin.register(Contract)
+class ContractAdmin(ReadOnlyAdmin):
+    list_display = ["number", "order_number", "buyer_name", "total", "signed_at", "download"]
+    list_select_related = ["order"]
+    search_fields = ["number", "order__number", "buyer_name"]
+    search_help_text = gettext_lazy("Contract number, main order number or customer.")
+    list_filter = ["signed_at"]
+    fields = [
+        "number",
+        "order",
+        "buyer_name",
+        "seller_name",
+        "total",
+        "total_in_words",
+        "service_start",
+        "service_end",
+        "agreement_version",
+        "seal_filing_number",
+        "signed_at",
+        "sha256",
+        "signer_fingerprint",
+        "download",
+        "verification",
+    ]
+    readonly_fields = ["download", "verification"]
+
+    @admin.display(description=gettext_lazy("main order number"), ordering="order__number")
+    def order_number(self, contract):
+        return contract.order.number
+
+    @admin.display(description=gettext_lazy("signed PDF"))
+    def download(self, contract):
+        if not contract.pdf:
+            return "—"
+        return format_html(
+            '<a href="{}" data-download="contract">{}</a>', self._url("pdf", contract.pk), _("Download PDF")
+        )
+
+    @admin.display(description=gettext_lazy("verification page"))
+    def verification(self, contract):
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener noreferrer" data-verify="contract">{}</a>',
+            contract.get_verification_url(),
+            _("Open the public verification page"),
+        )
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/contract.pdf", view(self.download_view), name="%s_%s_pdf" % info),
+            *super().get_urls(),
+        ]
+
+    def download_view(self, request, object_id):
+        contract = self._object_or_404(request, object_id, allowed=self.has_view_permission)
+        return pdf_response(contract.pdf, f"{contract.number}.pdf")
+
+
+@admin.register(DocumentJob)
+class DocumentJobAdmin(ReadOnlyAdmin):
+    """The production of each confirmed order's invoice and contract. A failed job shows
+    its last error; 重新生成 sends it to a worker again."""
+
+    list_display = ["order_number", "status", "attempts", "requested_at", "started_at", "finished_at", "error"]
+    list_select_related = ["order"]
+    list_filter = ["status", "requested_at"]
+    search_fields = ["order__number"]
+    actions = ["retry_selected"]
+    fields = [
+        "order",
+        "status",
+        "attempts",
+        "requested_at",
+        "enqueued_at",
+        "started_at",
+        "finished_at",
+        "worker",
+        "last_error",
+    ]
+
+    def has_retry_permission(self, request, obj=None):
+        # accounts.roles: change_documentjob is the right to send a job to a worker again.
+        return request.user.has_perm("invoicing.change_documentjob")
+
+    @admin.display(description=gettext_lazy("main order number"), ordering="order__number")
+    def order_number(self, job):
+        return job.order.number
+
+    @admin.display(description=gettext_lazy("last error"))
+    def error(self, job):
+        text = job.last_error
+        return text if len(text) <= 120 else f"{text[:117]}…"
+
+    @admin.action(permissions=["retry"], description=gettext_lazy("Generate the documents again"))
+    def retry_selected(self, request, queryset):
+        """Sends each selected job that is not done to a worker again; done ones are skipped."""
+        sent, skipped = 0, []
+        for job in queryset.order_by("requested_at", "pk"):
+            if job.status == DocumentJob.Status.DONE:
+                skipped.append(job.order.number)
+                continue
+            if services.documents_retry(job=job):
+                sent += 1
+            else:
+                skipped.append(job.order.number)
+        self.message_user(
+            request,
+            ngettext("%(count)d job sent to a worker.", "%(count)d jobs sent to a worker.", sent) % {"count": sent},
+            messages.SUCCESS if sent else messages.INFO,
+        )
+        if skipped:
+            self.message_user(
+                request,
+                _("Skipped (already done, or the broker is unreachable; the sweeper retries): %(list)s")
+                % {"list": ", ".join(skipped)},
+                messages.WARNING,
+            )
