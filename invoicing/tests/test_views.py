@@ -1,0 +1,232 @@
+"""The customer's invoices and contract downloads, the invoice section of an order,
+and the public contract verification page."""
+
+import hashlib
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from accounts.tests.factories import UserFactory
+from invoicing import services
+from invoicing.models import Contract, Invoice
+from invoicing.pdf import render_pdf
+from orders.models import Order
+from orders.tests.factories import order_in
+
+from .conftest import read_stored
+from .test_services import invoice_number, pdf_upload
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("configured_signing_key")]
+
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def with_documents(customer=None) -> Order:
+    order = order_in(Order.Status.SUCCESS, **({"customer": customer} if customer else {}))
+    services.documents_generate(order_id=order.pk)
+    return order
+
+
+def sign_in(client, user):
+    client.force_login(user, backend=MODEL_BACKEND)
+    return client
+
+
+def listed_invoices(html: str) -> list[int]:
+    return [int(pk) for pk in re.findall(r'data-invoice="(\d+)"', html)]
+
+
+@pytest.fixture
+def alice():
+    return UserFactory()
+
+
+@pytest.fixture
+def order(alice):
+    """Alice's confirmed order with its invoice and contract."""
+    return with_documents(alice)
+
+
+@pytest.fixture
+def as_alice(client, alice):
+    return sign_in(client, alice)
+
+
+class TestInvoiceList:
+    def test_lists_only_own_invoices_in_a_constant_number_of_queries(self, as_alice, alice, order):
+        others = with_documents()  # another customer's
+        url = reverse("invoicing:list")
+
+        with CaptureQueriesContext(connection) as one:
+            first = as_alice.get(url)
+        with_documents(alice)
+        with_documents(alice)
+        with CaptureQueriesContext(connection) as three:
+            second = as_alice.get(url)
+
+        assert first.status_code == second.status_code == 200
+        own = set(Invoice.objects.filter(order__customer=alice).values_list("pk", flat=True))
+        assert listed_invoices(first.content.decode()) == [Invoice.objects.get(order=order).pk]
+        assert set(listed_invoices(second.content.decode())) == own and len(own) == 3
+        assert Invoice.objects.get(order=others).pk not in listed_invoices(second.content.decode())
+        assert len(three) == len(one), [q["sql"] for q in three.captured_queries]
+
+    def test_shows_status_download_and_once_issued_the_number_and_date(self, as_alice, order):
+        invoice = Invoice.objects.get(order=order)
+        html = as_alice.get(reverse("invoicing:list")).content.decode()
+        assert f'href="/account/invoices/{invoice.pk}.pdf" data-testid="invoice-download"' in html
+        with translation.override("zh-hans"):
+            assert f'data-testid="invoice-status">{invoice.get_status_display()}</span>' in html
+
+        today = timezone.localdate()
+        services.invoice_issue(invoice=invoice, actor=UserFactory(staff=True), number=invoice_number(today), issued_on=today)
+
+        html = as_alice.get(reverse("invoicing:list")).content.decode()
+        assert f'data-testid="invoice-number">{invoice_number(today)}</td>' in html
+        assert f"{today:%Y-%m-%d}" in html
+
+    def test_a_customer_without_invoices_sees_the_empty_state(self, client):
+        html = sign_in(client, UserFactory()).get(reverse("invoicing:list")).content.decode()
+
+        assert 'data-testid="empty-state"' in html and "data-invoice=" not in html
+
+
+class TestDownloads:
+    def test_the_owner_downloads_the_invoice_sheet_and_the_contract_privately(self, as_alice, order):
+        invoice, contract = Invoice.objects.get(order=order), Contract.objects.get(order=order)
+
+        for url, stored in [
+            (reverse("invoicing:download", args=[invoice.pk]), invoice.sheet),
+            (reverse("invoicing:contract", args=[order.number]), contract.pdf),
+        ]:
+            response = as_alice.get(url)
+            assert response.status_code == 200
+            assert response["Content-Type"] == "application/pdf"
+            assert {"private", "no-store"} <= {part.strip() for part in response["Cache-Control"].split(",")}
+            assert response["Content-Disposition"].startswith("attachment")
+            assert b"".join(response.streaming_content) == read_stored(stored)
+
+    def test_once_finance_uploads_the_official_pdf_it_is_what_the_customer_gets(self, as_alice, order):
+        invoice = Invoice.objects.get(order=order)
+        official = render_pdf("<p>数电发票</p>")
+        today = timezone.localdate()
+        services.invoice_issue(
+            invoice=invoice,
+            actor=UserFactory(staff=True),
+            number=invoice_number(today),
+            issued_on=today,
+            official_pdf=pdf_upload(content=official),
+        )
+
+        response = as_alice.get(reverse("invoicing:download", args=[invoice.pk]))
+
+        assert b"".join(response.streaming_content) == official
+        assert f'filename="{invoice_number(today)}.pdf"' in response["Content-Disposition"]
+
+    def test_another_customer_gets_404_for_invoice_contract_and_ids_that_do_not_exist(self, client, order):
+        invoice = Invoice.objects.get(order=order)
+        as_bob = sign_in(client, UserFactory())
+
+        for url in [
+            reverse("invoicing:download", args=[invoice.pk]),
+            reverse("invoicing:contract", args=[order.number]),
+            reverse("invoicing:download", args=[invoice.pk + 1000]),
+            reverse("invoicing:contract", args=["BS-ZX000000000000000000"]),
+        ]:
+            assert as_bob.get(url).status_code == 404, url
+
+    def test_an_order_without_documents_yet_has_no_contract_to_download(self, as_alice, alice):
+        confirmed = order_in(Order.Status.SUCCESS, customer=alice)  # documents not made yet
+
+        assert as_alice.get(reverse("invoicing:contract", args=[confirmed.number])).status_code == 404
+
+    def test_anonymous_visitors_are_sent_to_sign_in(self, client, order):
+        invoice = Invoice.objects.get(order=order)
+        login = reverse("accounts:login")
+
+        for url in [
+            reverse("invoicing:list"),
+            reverse("invoicing:download", args=[invoice.pk]),
+            reverse("invoicing:contract", args=[order.number]),
+        ]:
+            response = client.get(url)
+            assert response.status_code == 302, url
+            assert response["Location"].startswith(f"{login}?next=")
+
+
+class TestOrderPages:
+    def test_a_confirmed_order_shows_its_invoice_status_and_downloads(self, as_alice, order):
+        invoice, contract = Invoice.objects.get(order=order), Contract.objects.get(order=order)
+
+        html = as_alice.get(reverse("orders:detail", args=[order.number])).content.decode()
+
+        assert 'data-testid="order-invoices"' in html and 'data-testid="invoice-preparing"' not in html
+        with translation.override("zh-hans"):
+            assert f'data-testid="invoice-status">{invoice.get_status_display()}</span>' in html
+        assert f'href="/account/invoices/{invoice.pk}.pdf" data-testid="invoice-download"' in html
+        assert f'href="/account/orders/{order.number}/contract.pdf" data-testid="contract-download"' in html
+        assert contract.seal_filing_number in html
+
+    def test_documents_not_made_yet_show_as_being_prepared(self, as_alice, alice):
+        confirmed = order_in(Order.Status.SUCCESS, customer=alice)
+
+        html = as_alice.get(reverse("orders:detail", args=[confirmed.number])).content.decode()
+
+        assert 'data-testid="invoice-preparing"' in html
+        assert 'data-testid="invoice-download"' not in html and 'data-testid="contract-download"' not in html
+
+    def test_an_order_in_trade_has_no_invoice_section(self, as_alice, alice):
+        in_trade = order_in(Order.Status.IN_TRADE, customer=alice)
+
+        html = as_alice.get(reverse("orders:detail", args=[in_trade.number])).content.decode()
+
+        assert 'data-testid="order-invoices"' not in html
+
+    def test_my_orders_links_the_contract_with_the_seal_filing_number(self, as_alice, alice, order, settings):
+        without = order_in(Order.Status.IN_TRADE, customer=alice)
+
+        html = as_alice.get(reverse("orders:list")).content.decode()
+
+        assert f'href="/account/orders/{order.number}/contract.pdf" data-testid="contract-link"' in html
+        assert html.count('data-testid="contract-link"') == 1  # not on the order in trade
+        assert f"/account/orders/{without.number}/contract.pdf" not in html
+        assert settings.SELLER["seal_filing_number"] in html
+
+
+class TestContractVerification:
+    def test_public_page_shows_the_facts_the_hash_of_the_stored_file_and_a_valid_signature(self, client, order):
+        contract = Contract.objects.get(order=order)
+        stored = read_stored(contract.pdf)
+
+        response = client.get(reverse("invoicing:contract-verify", args=[contract.token]))  # not signed in
+
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert 'data-valid="true"' in html
+        assert f'data-testid="sha256">{hashlib.sha256(stored).hexdigest()}</dd>' in html
+        assert contract.number in html and contract.buyer_name in html and contract.seller_name in html
+        assert f"¥{contract.total:.2f}" in html and contract.total_in_words in html
+        assert f"{timezone.localtime(contract.signed_at):%Y-%m-%d}" in html
+        assert response["X-Robots-Tag"] == "noindex" and "no-cache" in response["Cache-Control"]
+
+    def test_an_unknown_token_is_404(self, client, order):
+        contract = Contract.objects.get(order=order)
+
+        assert client.get(reverse("invoicing:contract-verify", args=["not-a-token"])).status_code == 404
+        assert client.get(reverse("invoicing:contract-verify", args=[contract.token[:-1]])).status_code == 404
+
+    def test_renders_in_chinese_by_default_and_in_english_by_choice(self, client, order):
+        url = reverse("invoicing:contract-verify", args=[Contract.objects.get(order=order).token])
+
+        chinese = client.get(url).content.decode()
+        client.cookies["django_language"] = "en"
+        english = client.get(url).content.decode()
+
+        assert '<html lang="zh-hans">' in chinese and '<html lang="en">' in english
+        assert "Contract verification" in english and "Contract verification" not in chinese
+        for html in (chinese, english):
+            assert 'data-valid="true"' in html
