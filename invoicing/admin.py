@@ -77,11 +77,9 @@ class InvoiceAdmin(ReadOnlyAdmin):
         "order_number",
         "buyer",
         "kind",
-        "purpose",
         "total",
         "status_label",
         "created",
-        "age",
         "number",
     ]
     list_display_links = ["reference"]
@@ -166,14 +164,15 @@ class InvoiceAdmin(ReadOnlyAdmin):
             invoice.get_status_display(),
         )
 
-    @admin.display(description=gettext_lazy("created at"), ordering="created_at")
+    @admin.display(description=gettext_lazy("created at / waiting"), ordering="created_at")
     def created(self, invoice):
+        """When the invoice information was made and, while it waits to be issued, for how long."""
         local = timezone.localtime(invoice.created_at)
-        return format_html("{}<br>{}", f"{local:%Y-%m-%d}", f"{local:%H:%M}")
-
-    @admin.display(description=gettext_lazy("waiting"), ordering="created_at")
-    def age(self, invoice):
-        return waiting_time(invoice.created_at) if invoice.status == S.PENDING else ""
+        if invoice.status != S.PENDING:
+            return f"{local:%Y-%m-%d %H:%M}"
+        return format_html(
+            '{}<br><span class="invoice-age" data-age>{}</span>', f"{local:%Y-%m-%d %H:%M}", waiting_time(invoice.created_at)
+        )
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "has_export_permission": self.has_export_permission(request)}
