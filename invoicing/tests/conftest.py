@@ -14,8 +14,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pypdf import PdfReader
 
+from django.core.files.uploadedfile import SimpleUploadedFile
+
 from invoicing import signing
 from invoicing.models import documents_storage
+from invoicing.pdf import render_pdf
 
 SIGNER_NAME = "测试卖家签章有限公司"
 
@@ -97,6 +100,16 @@ def stored_files(order) -> list[str]:
 def read_stored(field_file) -> bytes:
     with field_file.open("rb") as handle:
         return handle.read()
+
+
+def invoice_number(day, sequence: int = 1) -> str:
+    """A valid 数电发票 number: year of issue, Shanghai's tax office (31), channel 2."""
+    return f"{day.year % 100:02d}312{sequence:015d}"
+
+
+def pdf_upload(name="official.pdf", content=None):
+    """An uploaded file, as finance's 开票 form sends the official invoice."""
+    return SimpleUploadedFile(name, content or render_pdf("<p>数电发票</p>"), content_type="application/pdf")
 
 
 class Listener:

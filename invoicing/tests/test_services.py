@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
@@ -24,7 +23,7 @@ from orders.exceptions import TransitionRefused
 from orders.models import Order, OrderEvent
 from orders.tests.factories import order_in
 
-from .conftest import read_stored, stored_files
+from .conftest import invoice_number, pdf_upload, read_stored, stored_files
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("configured_signing_key")]
 
@@ -241,7 +240,7 @@ class TestFailures:
         job = job_of(with_documents)
         assert job.status == DocumentJob.Status.DONE and job.last_error == ""
 
-    def test_a_failed_job_is_sent_again_by_retry(self, confirmed, settings, tmp_path):
+    def test_a_failed_job_is_sent_again_by_retry(self, confirmed):
         DocumentJob.objects.filter(order=confirmed).update(status=DocumentJob.Status.FAILED, last_error="x")
 
         assert services.documents_retry(job=job_of(confirmed)) is True
@@ -325,11 +324,6 @@ class TestSweep:
         assert Invoice.objects.filter(order=confirmed).count() == 1
 
 
-def invoice_number(day, sequence: int = 1) -> str:
-    """A valid 数电发票 number: year of issue, Shanghai's tax office (31), channel 2."""
-    return f"{day.year % 100:02d}312{sequence:015d}"
-
-
 @pytest.fixture
 def finance():
     return UserFactory(staff=True)
@@ -338,10 +332,6 @@ def finance():
 @pytest.fixture
 def invoice(with_documents):
     return Invoice.objects.get(order=with_documents)
-
-
-def pdf_upload(name="official.pdf", content=None):
-    return SimpleUploadedFile(name, content or render_pdf("<p>数电发票</p>"), content_type="application/pdf")
 
 
 class TestIssue:

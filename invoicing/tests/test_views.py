@@ -17,8 +17,7 @@ from invoicing.pdf import render_pdf
 from orders.models import Order
 from orders.tests.factories import order_in
 
-from .conftest import read_stored
-from .test_services import invoice_number, pdf_upload
+from .conftest import invoice_number, pdf_upload, read_stored
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("configured_signing_key")]
 
