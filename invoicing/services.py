@@ -315,8 +315,12 @@ def contract_render_signed(contract: Contract) -> bytes:
 def contract_verify(contract: Contract) -> dict:
     """What the public verification page shows: the stored PDF's SHA-256 against the one
     recorded at signing, and whether its signature validates."""
-    with contract.pdf.open("rb") as handle:
-        data = handle.read()
+    try:
+        with contract.pdf.open("rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        logger.error("contract %s: its PDF %s is missing from storage", contract.number, contract.pdf.name)
+        return {"sha256": "", "unchanged": False, "signature_valid": False, "signer": "", "signed_at": None}
     digest = hashlib.sha256(data).hexdigest()
     result = signing.verify_pdf(data)
     return {

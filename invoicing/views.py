@@ -4,6 +4,8 @@ Documents live in private storage; these views stream them after checking that t
 belong to the signed-in customer (anyone else's is a 404, as for orders).
 """
 
+import logging
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
@@ -16,12 +18,19 @@ from .models import Contract, Invoice
 
 PAGE_SIZE = 20
 
+logger = logging.getLogger(__name__)
+
 
 def pdf_response(field_file, filename: str) -> FileResponse:
     """A stored PDF as a download, never cached by shared caches."""
     if not field_file:
         raise Http404
-    response = FileResponse(field_file.open("rb"), as_attachment=True, filename=filename, content_type="application/pdf")
+    try:
+        handle = field_file.open("rb")
+    except FileNotFoundError:  # recorded but gone from storage: an operator must look
+        logger.error("document %s is missing from storage", field_file.name)
+        raise Http404 from None
+    response = FileResponse(handle, as_attachment=True, filename=filename, content_type="application/pdf")
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response

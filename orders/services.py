@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -457,7 +458,9 @@ def _change(order: Order, move: str, *, actor, note: str = "", fields=(), apply=
         locked = Order.objects.select_for_update().get(pk=order.pk)
         transition = getattr(locked, move)
         if not can_proceed(transition):
-            last = locked.events.order_by("-at", "-id").first()
+            # The last move of the status: events that leave it as it was (an edit, the
+            # documents made, an invoice issued) may follow a confirmation.
+            last = locked.events.exclude(from_status=F("to_status")).order_by("-at", "-id").first()
             if last and last.action == move:
                 return locked, False
             raise TransitionRefused(locked, ACTION_LABELS[move])

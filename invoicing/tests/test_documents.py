@@ -14,6 +14,8 @@ from django.test import override_settings
 from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
+
+from invoicing.signing import _outside_event_loop
 from pyhanko_certvalidator import ValidationContext
 
 from accounts.tests.factories import InvoiceProfileFactory, UserFactory
@@ -225,7 +227,9 @@ def image_count(data: bytes) -> int:
 def pyhanko_status(data: bytes, cert_path: str):
     signature = PdfFileReader(BytesIO(data), strict=False).embedded_signatures[0]
     context = ValidationContext(trust_roots=[load_cert_from_pemder(cert_path)], allow_fetching=False)
-    return validate_pdf_signature(signature, context)
+    # Through the same helper as verify_pdf: pyHanko runs asyncio.run, refused where an
+    # event loop already runs (Playwright's, left by the browser tests in this process).
+    return _outside_event_loop(validate_pdf_signature, signature, context)
 
 
 @pytest.mark.django_db

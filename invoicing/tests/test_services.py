@@ -149,11 +149,6 @@ class TestExactlyOnce:
         assert Invoice.objects.filter(order=in_trade).count() == 1
         assert len(stored_files(in_trade)) == 2
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="orders.services._change takes a repeat for a refused move when a non-moving event "
-        "(documents_ready, invoice_issue) follows the confirmation",
-    )
     def test_a_repeat_after_the_documents_are_made_is_not_an_error(self, in_trade, django_capture_on_commit_callbacks):
         """DESIGN.md: a double click finds the new state and does nothing. In-process the
         documents are made before the second click arrives."""

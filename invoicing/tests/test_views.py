@@ -229,3 +229,26 @@ class TestContractVerification:
         assert "Contract verification" in english and "Contract verification" not in chinese
         for html in (chinese, english):
             assert 'data-valid="true"' in html
+
+
+class TestMissingFiles:
+    """A document recorded but gone from storage (a lost volume, a bad restore): a 404
+    and an error in the log for downloads, "not valid" on the verification page; never a 500."""
+
+    def test_downloads_are_404_and_logged(self, as_alice, order, caplog):
+        invoice, contract = Invoice.objects.get(order=order), Contract.objects.get(order=order)
+        invoice.sheet.storage.delete(invoice.sheet.name)
+        contract.pdf.storage.delete(contract.pdf.name)
+
+        assert as_alice.get(reverse("invoicing:download", args=[invoice.pk])).status_code == 404
+        assert as_alice.get(reverse("invoicing:contract", args=[order.number])).status_code == 404
+        assert "missing from storage" in caplog.text
+
+    def test_the_verification_page_says_not_valid(self, client, order):
+        contract = Contract.objects.get(order=order)
+        contract.pdf.storage.delete(contract.pdf.name)
+
+        response = client.get(reverse("invoicing:contract-verify", args=[contract.token]))
+
+        assert response.status_code == 200
+        assert 'data-valid="false"' in response.text
