@@ -6,16 +6,31 @@ serves only the project's own static files and data: URIs. Anything else (http(s
 file: outside static, path traversal) is refused: WeasyPrint logs a warning and
 renders the document without that resource.
 
-Fonts come from the system (Debian's fonts-noto-cjk: "Noto Sans CJK SC",
-"Noto Serif CJK SC", with real bold); WeasyPrint embeds only the glyphs used
-(HarfBuzz subsetter, libharfbuzz-subset0). It keeps the glyph ids, and Noto CJK's
-Chinese glyphs sit up to id ~65000, so each face used still weighs ~70-160 KB of
-mostly empty glyph slots. Renumbering them (CIDs kept in the CFF charset) breaks
-the text in pdfium (Chrome's viewer), so it is not done: use few faces per document.
+Fonts come from the system (Debian's fonts-noto-cjk: "Noto Sans CJK SC", with real
+bold). WeasyPrint embeds only the glyphs used (HarfBuzz subsetter,
+libharfbuzz-subset0) but keeps their glyph ids, and Noto CJK's Chinese glyphs sit up
+to id ~65000: each face would still weigh ~140 KB (compressed) of empty glyph slots
+in an OpenType wrapper (FontFile3 /OpenType), ~300 KB for a one-page invoice.
+
+So `compact_cff_fonts` (a WeasyPrint finisher) rewrites each such font program as a
+bare CID-keyed CFF (FontFile3 /CIDFontType0C) holding only the used glyphs, each under
+its CID (= the old glyph id = the code in the content stream, the /W key and the
+ToUnicode key, none of which change): ~5-15 KB a face, ~30-60 KB a document.
+
+Why bare CFF and not a renumbered OpenType font: readers built on FreeType (pdfium,
+i.e. Chrome; poppler) look a CIDFontType0 glyph up by passing the CID as glyph index.
+FreeType maps that index through the CFF charset (CID -> glyph) only for a bare CFF;
+in an OpenType wrapper it is taken as the glyph id itself, so a renumbered OpenType
+subset draws the wrong glyphs in Chrome (measured: garbage text). With a bare CFF the
+CID lookup is what the PDF spec prescribes, and pdfium, poppler and pypdf agree.
 """
 
+import logging
 import mimetypes
 import posixpath
+import struct
+from bisect import bisect_right
+from collections import defaultdict
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -24,10 +39,13 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.exceptions import SuspiciousFileOperation
 from django.template.loader import render_to_string
+from pydyf import Stream
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 STATIC_SCHEME = "static:"
+
+logger = logging.getLogger(__name__)
 
 
 class ResourceRefused(ValueError):
@@ -40,7 +58,7 @@ def render_pdf(html: str, *, base_url: str | None = None) -> bytes:
     are read from disk, never over the network."""
     base_url = base_url or settings.SITE_URL
     fetcher = StaticOnlyURLFetcher(origins={_origin(base_url), _origin(settings.SITE_URL)})
-    return HTML(string=html, base_url=base_url, url_fetcher=fetcher).write_pdf()
+    return HTML(string=html, base_url=base_url, url_fetcher=fetcher).write_pdf(finisher=compact_cff_fonts)
 
 
 def render_template_pdf(template_name: str, context: dict, *, base_url: str | None = None) -> bytes:
@@ -142,3 +160,244 @@ def _static_file_at(path: Path) -> Path | None:
             continue
     return None
 
+
+# --- Compact CJK fonts -----------------------------------------------------------------
+# A CFF font program (Adobe TN #5176) is a header, then INDEXes (counted lists of byte
+# strings) for names, the Top DICT, strings and global subroutines, then the structures
+# the Top DICT points at by absolute offset: charset (glyph -> CID), FDSelect (glyph ->
+# Font DICT), CharStrings (glyph outlines) and FDArray (Font DICTs, each pointing at its
+# Private DICT). Only the used glyphs' outlines are copied; the DICTs are copied token
+# by token with their offsets rewritten.
+
+
+def compact_cff_fonts(document, pdf) -> None:
+    """WeasyPrint finisher: every subset CID-keyed OpenType/CFF font program in `pdf`
+    becomes a bare CFF (/CIDFontType0C) holding only the glyphs the document uses, each
+    under its CID. Fonts it cannot handle are left as WeasyPrint made them."""
+    fonts_by_file = defaultdict(list)
+    for font in document.fonts.values():
+        fonts_by_file[font.hash].append(font)
+    glyphs_by_program = {}
+    for fonts in fonts_by_file.values():
+        if any(font.used_in_forms for font in fonts):
+            continue  # embedded whole, not subset
+        glyphs = set()
+        for font in fonts:
+            glyphs.update(font.widths)
+            glyphs.update(font.to_unicode)
+        # WeasyPrint embeds the first font's (subset) program for all fonts of a file.
+        glyphs_by_program[id(fonts[0].file_content)] = glyphs
+    for obj in pdf.objects:
+        if not (isinstance(obj, Stream) and obj.extra.get("Subtype") == "/OpenType" and len(obj.stream) == 1):
+            continue
+        glyphs = glyphs_by_program.get(id(obj.stream[0]))
+        if not glyphs:
+            continue
+        try:
+            program = cid_cff_subset(obj.stream[0], glyphs)
+        except (CFFNotHandled, struct.error, IndexError, KeyError, ValueError) as error:
+            logger.warning("Font program kept as OpenType (larger PDF): %s", error)
+            continue
+        obj.stream = [program]
+        obj.extra["Subtype"] = "/CIDFontType0C"
+
+
+class CFFNotHandled(ValueError):
+    """A font program this module does not rewrite (left as it is)."""
+
+
+CHARSET, ENCODING, CHARSTRINGS, PRIVATE, SUBRS = 15, 16, 17, 18, 19
+CHARSTRING_TYPE, ROS, FDARRAY, FDSELECT = (12, 6), (12, 30), (12, 36), (12, 37)
+
+
+def cid_cff_subset(otf: bytes, cids) -> bytes:
+    """A bare CID-keyed CFF with only the glyphs `cids` of `otf`, an OpenType font with
+    a CID-keyed CFF whose glyph ids are the CIDs the PDF uses (as in HarfBuzz's
+    retain-gids subset). The result's glyph n has CID cids[n] (sorted, .notdef first)."""
+    cff = _sfnt_table(otf, b"CFF ")
+    if cff[0] != 1:
+        raise CFFNotHandled("not CFF version 1")
+    names = _Index(cff, cff[2])
+    tops = _Index(cff, names.end)
+    strings = _Index(cff, tops.end)
+    global_subrs = _Index(cff, strings.end)
+    if tops.count != 1:
+        raise CFFNotHandled("not a single font")
+    top = _dict_tokens(tops.item(0))
+    top_operands = {operator: operands for operator, _, operands in top}
+    if ROS not in top_operands or FDARRAY not in top_operands or FDSELECT not in top_operands:
+        raise CFFNotHandled("not CID-keyed")
+    if top_operands.get(CHARSTRING_TYPE, [2]) != [2] or top_operands.get(ENCODING, [0]) != [0]:
+        raise CFFNotHandled("unexpected Top DICT")
+
+    charstrings = _Index(cff, top_operands[CHARSTRINGS][0])
+    cids = sorted({0, *(cid for cid in cids if 0 <= cid < charstrings.count)})
+    fd_of = _fd_select(cff, top_operands[FDSELECT][0], charstrings.count)
+    fdarray = _Index(cff, top_operands[FDARRAY][0])
+    old_fds = [fd_of(cid) for cid in cids]
+    used_fds = sorted(set(old_fds))
+    if used_fds[-1] >= fdarray.count:
+        raise CFFNotHandled("FDSelect out of range")
+    fd_number = {old: new for new, old in enumerate(used_fds)}
+    font_dicts = [_dict_tokens(fdarray.item(fd)) for fd in used_fds]
+
+    # Private DICTs, shared by Font DICTs as they were. HarfBuzz desubroutinizes, so
+    # there are no local subroutines to carry (a font with them is left alone).
+    privates, private_number, private_of = [], {}, []
+    for tokens in font_dicts:
+        size, offset = next((operands for operator, _, operands in tokens if operator == PRIVATE), (None, None))
+        if offset is None:
+            raise CFFNotHandled("Font DICT without Private DICT")
+        if (size, offset) not in private_number:
+            private = cff[offset : offset + size]
+            if len(private) != size or any(operator == SUBRS for operator, _, _ in _dict_tokens(private)):
+                raise CFFNotHandled("local subroutines")
+            private_number[(size, offset)] = len(privates)
+            privates.append(private)
+        private_of.append((size, private_number[(size, offset)]))
+
+    header = bytes((1, 0, 4, 4))
+    charset = b"\x00" + b"".join(struct.pack(">H", cid) for cid in cids[1:])  # format 0
+    fdselect = b"\x00" + bytes(fd_number[fd] for fd in old_fds)  # format 0
+    charstrings_index = _index_bytes([charstrings.item(cid) for cid in cids])
+    # Offsets are written as 5-byte integers, so the layout is known before they are.
+    top_length = len(_dict_bytes(top, dict.fromkeys((CHARSET, CHARSTRINGS, FDSELECT, FDARRAY), [0])))
+    at_charset = (
+        len(header) + len(names.raw()) + len(_index_bytes([bytes(top_length)]))
+        + len(strings.raw()) + len(global_subrs.raw())
+    )
+    at_fdselect = at_charset + len(charset)
+    at_charstrings = at_fdselect + len(fdselect)
+    at_fdarray = at_charstrings + len(charstrings_index)
+    font_dict_lengths = [len(_dict_bytes(tokens, {PRIVATE: [0, 0]})) for tokens in font_dicts]
+    at_private = [at_fdarray + len(_index_bytes([bytes(n) for n in font_dict_lengths]))]
+    for private in privates:
+        at_private.append(at_private[-1] + len(private))
+
+    top_dict = _dict_bytes(
+        top, {CHARSET: [at_charset], CHARSTRINGS: [at_charstrings], FDSELECT: [at_fdselect], FDARRAY: [at_fdarray]}
+    )
+    fdarray_index = _index_bytes(
+        [_dict_bytes(tokens, {PRIVATE: [size, at_private[n]]}) for tokens, (size, n) in zip(font_dicts, private_of)]
+    )
+    program = b"".join(
+        [header, names.raw(), _index_bytes([top_dict]), strings.raw(), global_subrs.raw()]
+        + [charset, fdselect, charstrings_index, fdarray_index, *privates]
+    )
+    if len(program) != at_private[-1]:
+        raise CFFNotHandled("layout mismatch")
+    return program
+
+
+def _sfnt_table(otf: bytes, tag: bytes) -> bytes:
+    if otf[:4] != b"OTTO":
+        raise CFFNotHandled("not an OpenType font with CFF outlines")
+    (table_count,) = struct.unpack_from(">H", otf, 4)
+    for number in range(table_count):
+        entry_tag, _, offset, length = struct.unpack_from(">4sLLL", otf, 12 + 16 * number)
+        if entry_tag == tag:
+            return otf[offset : offset + length]
+    raise CFFNotHandled(f"no {tag!r} table")
+
+
+class _Index:
+    """The CFF INDEX at `position` of `data`; reads only the offsets of the items asked
+    for (a retain-gids CharStrings INDEX has ~65000 of them)."""
+
+    def __init__(self, data: bytes, position: int):
+        self.data, self.position = data, position
+        (self.count,) = struct.unpack_from(">H", data, position)
+        if self.count == 0:
+            self.end = position + 2
+            return
+        self.offset_size = data[position + 2]
+        if not 1 <= self.offset_size <= 4:
+            raise CFFNotHandled("bad INDEX offset size")
+        self.base = position + 2 + (self.count + 1) * self.offset_size
+        self.end = self.base + self._offset(self.count)
+        if self.end > len(data):
+            raise CFFNotHandled("INDEX past the end")
+
+    def _offset(self, number: int) -> int:
+        start = self.position + 3 + number * self.offset_size
+        return int.from_bytes(self.data[start : start + self.offset_size], "big")
+
+    def item(self, number: int) -> bytes:
+        return self.data[self.base + self._offset(number) : self.base + self._offset(number + 1)]
+
+    def raw(self) -> bytes:
+        return self.data[self.position : self.end]
+
+
+def _index_bytes(items: list[bytes]) -> bytes:
+    if not items:
+        return b"\x00\x00"
+    offsets = [1]
+    for item in items:
+        offsets.append(offsets[-1] + len(item))
+    size = next(size for size in (1, 2, 3, 4) if offsets[-1] < 1 << (8 * size))
+    return b"".join([struct.pack(">HB", len(items), size), *(o.to_bytes(size, "big") for o in offsets), *items])
+
+
+def _dict_tokens(data: bytes) -> list[tuple]:
+    """A CFF DICT as [(operator, operand bytes, integer operands)]; an operator is an
+    int or (12, n); a real operand counts as None."""
+    tokens, operands, start, position = [], [], 0, 0
+    while position < len(data):
+        byte = data[position]
+        if byte <= 21:
+            size = 2 if byte == 12 else 1
+            operator = (12, data[position + 1]) if byte == 12 else byte
+            tokens.append((operator, data[start:position], operands))
+            position += size
+            start, operands = position, []
+        elif byte == 28:
+            operands.append(struct.unpack_from(">h", data, position + 1)[0])
+            position += 3
+        elif byte == 29:
+            operands.append(struct.unpack_from(">l", data, position + 1)[0])
+            position += 5
+        elif byte == 30:  # real number: nibbles up to an 0xf nibble
+            position += 1
+            while data[position] >> 4 != 0xF and data[position] & 0xF != 0xF:
+                position += 1
+            position += 1
+            operands.append(None)
+        elif 32 <= byte <= 246:
+            operands.append(byte - 139)
+            position += 1
+        elif 247 <= byte <= 250:
+            operands.append((byte - 247) * 256 + data[position + 1] + 108)
+            position += 2
+        elif 251 <= byte <= 254:
+            operands.append(-(byte - 251) * 256 - data[position + 1] - 108)
+            position += 2
+        else:
+            raise CFFNotHandled("bad DICT data")
+    if start != len(data):
+        raise CFFNotHandled("DICT ends with operands")
+    return tokens
+
+
+def _dict_bytes(tokens: list[tuple], replace: dict) -> bytes:
+    """The DICT `tokens` with the operands of the operators in `replace` rewritten as
+    5-byte integers (so their size does not depend on their value)."""
+    out = []
+    for operator, operand_bytes, _ in tokens:
+        if operator in replace:
+            operand_bytes = b"".join(struct.pack(">Bl", 29, value) for value in replace[operator])
+        out.append(operand_bytes + (bytes(operator) if isinstance(operator, tuple) else bytes((operator,))))
+    return b"".join(out)
+
+
+def _fd_select(cff: bytes, position: int, glyph_count: int):
+    """glyph id -> Font DICT number, from the FDSelect at `position`."""
+    if cff[position] == 0:
+        table = cff[position + 1 : position + 1 + glyph_count]
+        return table.__getitem__
+    if cff[position] == 3:
+        (range_count,) = struct.unpack_from(">H", cff, position + 1)
+        ranges = [struct.unpack_from(">HB", cff, position + 3 + 3 * n) for n in range(range_count)]
+        firsts = [first for first, _ in ranges]
+        return lambda glyph: ranges[bisect_right(firsts, glyph) - 1][1]
+    raise CFFNotHandled("FDSelect format")
