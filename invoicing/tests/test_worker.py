@@ -19,6 +19,7 @@ import signal
 import socket
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -122,13 +123,12 @@ def start_worker(transactional_db, tmp_path, documents_dir):
     on the test database and documents directory, consuming a queue of its own on
     `broker_url`, which this process then publishes to. Stopped (its process group
     killed) before the test database is flushed, also when the test fails."""
-    started = []
     test_database = database_url(django_settings.DATABASES["default"])
+    cleanup = ExitStack()  # last in, first out: stop publishing, then the worker
 
     def start(broker_url, *, pool="solo", concurrency=1):
-        assert not started, "one worker per test"
         queue = f"test-invoicing-{uuid.uuid4().hex}"
-        log_path = tmp_path / "worker.log"
+        log_path = tmp_path / f"worker-{queue}.log"
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "mall.settings.local",
@@ -141,22 +141,14 @@ def start_worker(transactional_db, tmp_path, documents_dir):
         }
         env.pop("CELERY_BROKER_URL", None)
         process = celery_worker_start(queue=queue, env=env, log_path=log_path, pool=pool, concurrency=concurrency)
-        worker = Worker(process, queue, broker_url, log_path)
-        publishing = celery_publishing_to(celery_app, broker_url, queue)
-        started.append((worker, publishing))
-        publishing.__enter__()
-        return worker
+        if broker_url == os.environ.get("REDIS_URL"):
+            cleanup.callback(redis_queue_delete, broker_url, queue)
+        cleanup.callback(process_stop, process)
+        cleanup.enter_context(celery_publishing_to(celery_app, broker_url, queue))
+        return Worker(process, queue, broker_url, log_path)
 
-    try:
+    with cleanup:
         yield start
-    finally:
-        for worker, publishing in started:
-            try:
-                publishing.__exit__(None, None, None)
-            finally:
-                process_stop(worker.process)
-                if worker.broker_url == os.environ.get("REDIS_URL"):
-                    redis_queue_delete(worker.broker_url, worker.queue)
 
 
 def confirmed(order: Order) -> Order:
@@ -219,7 +211,7 @@ def test_a_confirmed_order_gets_its_invoice_and_contract_from_a_worker_on_redis(
 
 
 def test_with_redis_down_the_confirmation_succeeds_and_the_sweeper_sends_the_job_once_redis_is_back(
-    start_worker, private_redis, documents_dir, caplog
+    private_redis, start_worker, documents_dir, caplog
 ):
     worker = start_worker(private_redis.url)
     worker.wait_declared()
@@ -261,7 +253,7 @@ def test_with_redis_down_the_confirmation_succeeds_and_the_sweeper_sends_the_job
 
 
 def test_a_worker_killed_mid_task_gets_the_task_again_and_the_documents_are_made_once(
-    start_worker, private_redis, documents_dir
+    private_redis, start_worker, documents_dir
 ):
     from catalog.tests.factories import ServiceFactory
 
