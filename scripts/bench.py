@@ -36,9 +36,22 @@ How
        then the measured wrk run. wrk runs from 127.0.0.1 only, for a bounded time.
        Checkout POST is not measured: every request would need a CSRF token and a
        fresh checkout token, and every success writes an order (the table says so).
-    4. A Markdown table on stdout and in var/bench/latest.md.
-    gunicorn is always stopped at the end (its whole process group), also on
-    failure or Ctrl-C.
+    4. Documents (after gunicorn stopped, so nothing else loads the machine): the
+       invoice information sheet and the signed contract of the bench customer's
+       fullest order (3 lines), each rendered BENCH_PDF_RUNS times after a warm-up
+       run in one `manage.py shell`: median/min/max ms, size and pages, against
+       DESIGN.md's targets (invoice ≤ 150 ms, contract ≤ 300 ms, each < 150 KB).
+    5. A real worker: a private redis-server on a free port of 127.0.0.1 (no
+       persistence) and `celery -A mall worker --pool prefork --concurrency 2`
+       on the bench database; BENCH_WORKER_ORDERS orders in 交易成功 are cloned in
+       bulk from the bench customer's (new numbers and serials, no documents) with
+       a pending DocumentJob each, all sent with documents_enqueue once the worker
+       listens, and timed until every job is done (bounded by BENCH_WORKER_TIMEOUT).
+       It counts invoices and contracts: anything but exactly one each per order
+       fails the run.
+    6. A Markdown table on stdout and in var/bench/latest.md.
+    gunicorn, the worker and redis-server are always stopped at the end (each
+    its whole process group), also on failure or Ctrl-C.
 
 Why every request sends `X-Forwarded-Proto: https`
     In production a TLS proxy terminates HTTPS and sets that header; the
@@ -50,9 +63,10 @@ Why every request sends `X-Forwarded-Proto: https`
 Errors
     Any non-2xx response (counted by a small wrk Lua script: wrk's own
     "Non-2xx or 3xx" line only counts status >= 400) or socket error/timeout
-    counts in the "errors" column, and a run with errors exits 1. A setup
-    failure (command fails, server does not start, a page does not answer 200)
-    exits 2.
+    counts in the "errors" column, and a run with errors exits 1; so does a
+    worker run that leaves an order without exactly one invoice and one contract.
+    A setup failure (command fails, server does not start, a page does not
+    answer 200, the worker exits) exits 2.
 
 Environment (all optional)
     BENCH_DURATION      seconds of each measured run (default 10)
@@ -62,9 +76,16 @@ Environment (all optional)
     BENCH_WORKERS       gunicorn workers (default 2)
     BENCH_DATABASE_URL  a PostgreSQL URL instead of SQLite; the database name must
                         contain "bench" because the bench drops and recreates it
+                        (SQLite has one writer at a time: the worker run's jobs
+                        queue up on its lock and some are retried)
+    BENCH_PDF_RUNS      renders of each PDF (default 20)
+    BENCH_WORKER_ORDERS orders for the worker run (default 200)
+    BENCH_WORKER_CONCURRENCY  the worker's prefork processes (default 2)
+    BENCH_WORKER_TIMEOUT      seconds the worker run may take at most (default 600)
 
 Run: `make bench`, or `.venv/bin/python scripts/bench.py` once the venv exists.
-Only the standard library (and, for PostgreSQL, the venv's psycopg2/environ).
+Only the standard library (and, for PostgreSQL, the venv's psycopg2/environ); the
+scripts run by `manage.py shell` use the venv (pypdf, redis).
 """
 
 from __future__ import annotations
@@ -92,6 +113,7 @@ BENCH_DIR = BASE_DIR / "var" / "bench"
 VENV_BIN = BASE_DIR / ".venv" / "bin"
 PYTHON = VENV_BIN / "python"
 GUNICORN = VENV_BIN / "gunicorn"
+CELERY = VENV_BIN / "celery"
 
 HOST = "127.0.0.1"
 FORWARDED_PROTO = ("X-Forwarded-Proto", "https")
@@ -148,6 +170,10 @@ class Config:
     threads: int
     workers: int
     database_url: str | None
+    pdf_runs: int
+    worker_orders: int
+    worker_concurrency: int
+    worker_timeout: int
 
     @classmethod
     def from_env(cls) -> Config:
@@ -168,6 +194,10 @@ class Config:
             threads=positive("BENCH_THREADS", 2),
             workers=positive("BENCH_WORKERS", 2),
             database_url=os.environ.get("BENCH_DATABASE_URL") or None,
+            pdf_runs=positive("BENCH_PDF_RUNS", 20),
+            worker_orders=positive("BENCH_WORKER_ORDERS", 200),
+            worker_concurrency=positive("BENCH_WORKER_CONCURRENCY", 2),
+            worker_timeout=positive("BENCH_WORKER_TIMEOUT", 600),
         )
         if config.threads > config.connections:
             raise BenchError("BENCH_THREADS must not exceed BENCH_CONNECTIONS (wrk needs a connection per thread)")
@@ -588,6 +618,223 @@ def measure(config: Config, port: int, endpoint: Endpoint, lua: Path, raw_log) -
     )
 
 
+# --- documents: the PDFs, and a real worker on Redis -----------------------------------
+
+
+# Run by `manage.py shell`: the invoice sheet and the signed contract of one order of the
+# bench customer (made in-process when it was confirmed), each rendered RUNS times after
+# one warm-up run (fonts, templates and the signing key loaded), in this one process.
+PDF_RENDER = r"""
+import io, json, statistics, time
+from pypdf import PdfReader
+from invoicing import services as I
+from invoicing.models import Contract, Invoice
+
+RUNS = %(runs)d
+invoice = Invoice.objects.select_related("order").get(order__number=%(number)r, purpose="original")
+contract = Contract.objects.select_related("order").get(order__number=%(number)r)
+
+def measure(render, document):
+    data = render(document)
+    seconds = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        data = render(document)
+        seconds.append(time.perf_counter() - started)
+    return {
+        "median_ms": 1000 * statistics.median(seconds), "min_ms": 1000 * min(seconds),
+        "max_ms": 1000 * max(seconds), "bytes": len(data), "pages": len(PdfReader(io.BytesIO(data)).pages),
+    }
+
+print("BENCH_PDF " + json.dumps({
+    "number": invoice.order.number,
+    "lines": invoice.order.lines.count(),
+    "runs": RUNS,
+    "invoice": measure(I.invoice_sheet_render, invoice),
+    "contract": measure(I.contract_render_signed, contract),
+}))
+"""
+
+
+def pdf_render(env: dict[str, str], config: Config, number: str) -> dict:
+    output = manage(env, "shell", "-c", PDF_RENDER % {"runs": config.pdf_runs, "number": number})
+    match = re.search(r"^BENCH_PDF (.*)$", output, re.MULTILINE)
+    if not match:
+        raise BenchError(f"could not time the PDFs:\n{output}")
+    return json.loads(match.group(1))
+
+
+# Run by `manage.py shell` with REDIS_URL pointing at the bench's private redis-server:
+# COUNT orders in 交易成功 cloned in bulk from the bench customer's confirmed orders (new
+# numbers and serials, no documents yet) with a pending DocumentJob each; once the worker
+# has declared its queue, all are sent with documents_enqueue (as a confirmation's
+# on_commit does), and the clock runs until every job is done or failed.
+WORKER_RUN = r"""
+import json, statistics, time, uuid
+from datetime import timedelta
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from invoicing.models import Contract, DocumentJob, Invoice
+from invoicing.services import documents_enqueue
+from orders.models import Order, OrderLine
+
+COUNT, TIMEOUT, QUEUE = %(count)d, %(timeout)d, %(queue)r
+templates = list(Order.objects.filter(status="success").order_by("pk").prefetch_related("lines")[:50])
+if not templates:
+    raise SystemExit("no order in 交易成功 to clone")
+now = timezone.now()
+stamp = timezone.localtime(now + timedelta(hours=1))  # no order was numbered in that second
+order_fields = [f.attname for f in Order._meta.concrete_fields if not f.primary_key]
+line_fields = [f.attname for f in OrderLine._meta.concrete_fields if not f.primary_key and f.attname != "order_id"]
+with transaction.atomic():
+    orders = []
+    for i in range(COUNT):
+        values = {name: getattr(templates[i %% len(templates)], name) for name in order_fields}
+        values.update(number=f"BS-ZX{stamp:%%Y%%m%%d%%H%%M%%S}{i:04d}", checkout_token=uuid.uuid4(), completed_at=now)
+        orders.append(Order(**values))
+    Order.objects.bulk_create(orders)
+    lines, serial = [], 900000  # above any serial of the bench's own orders that day
+    for i, order in enumerate(orders):
+        for line in templates[i %% len(templates)].lines.all():
+            serial += 1
+            values = {name: getattr(line, name) for name in line_fields}
+            values.update(order_id=order.pk, serial=f"{stamp:%%y%%m%%d}{serial:06d}")
+            lines.append(OrderLine(**values))
+    OrderLine.objects.bulk_create(lines)
+    DocumentJob.objects.bulk_create(DocumentJob(order_id=order.pk) for order in orders)
+ids = [order.pk for order in orders]
+
+broker = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=2, socket_timeout=2)
+deadline = time.monotonic() + 60
+while not broker.exists(f"_kombu.binding.{QUEUE}"):
+    if time.monotonic() > deadline:
+        raise SystemExit("the worker did not declare its queue within 60 s")
+    time.sleep(0.1)
+
+jobs = DocumentJob.objects.filter(order_id__in=ids)
+started = time.perf_counter()
+not_sent = sum(not documents_enqueue(order_id=pk) for pk in ids)
+enqueue_seconds = time.perf_counter() - started
+while time.perf_counter() - started < TIMEOUT:
+    if jobs.filter(status__in=["done", "failed"]).count() + not_sent >= COUNT:
+        break
+    time.sleep(0.1)
+seconds = time.perf_counter() - started
+done = list(jobs.filter(status="done").values_list("started_at", "finished_at", "worker"))
+print("BENCH_WORKER " + json.dumps({
+    "orders": COUNT,
+    "lines": len(lines),
+    "seconds": seconds,
+    "enqueue_seconds": enqueue_seconds,
+    "not_sent": not_sent,
+    "done": len(done),
+    "failed": jobs.filter(status="failed").count(),
+    "attempts": jobs.aggregate(n=Sum("attempts"))["n"] or 0,
+    "invoices": Invoice.objects.filter(order_id__in=ids).count(),
+    "contracts": Contract.objects.filter(order_id__in=ids).count(),
+    "processes": len({worker for _start, _end, worker in done}),
+    "median_ms": 1000 * statistics.median((end - start).total_seconds() for start, end, _w in done) if done else 0,
+}))
+"""
+WORKER_QUEUE = "celery"  # Celery's default queue, on a Redis of the bench's own
+
+
+def start_redis(port: int, log_file) -> subprocess.Popen:
+    """A private redis-server for the worker run: 127.0.0.1 only, no persistence."""
+    redis_dir = BENCH_DIR / "redis"
+    redis_dir.mkdir(exist_ok=True)
+    command = [
+        "redis-server", "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
+        "--daemonize", "no", "--dir", str(redis_dir),
+    ]
+    log(f"starting {' '.join(command)}")
+    server = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise BenchError(f"redis-server exited with {server.returncode}")
+        try:
+            with socket.create_connection((HOST, port), timeout=1) as connection:
+                connection.sendall(b"PING\r\n")
+                if connection.recv(64).startswith(b"+PONG"):
+                    return server
+        except OSError:
+            pass
+        time.sleep(0.1)
+    stop_process_group(server, "redis-server")
+    raise BenchError(f"redis-server did not answer on port {port} within {STARTUP_TIMEOUT}s")
+
+
+def start_worker(env: dict[str, str], concurrency: int, log_file) -> subprocess.Popen:
+    command = [
+        str(CELERY), "-A", "mall", "worker",
+        "--pool", "prefork",
+        "--concurrency", str(concurrency),
+        "-Q", WORKER_QUEUE,
+        "-n", "bench@%h",
+        "--loglevel", "warning",
+        "--without-heartbeat", "--without-gossip", "--without-mingle",
+    ]
+    log(f"starting celery {' '.join(command[1:])}")
+    return subprocess.Popen(
+        command, cwd=BASE_DIR, env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop_process_group(process: subprocess.Popen, name: str) -> None:
+    """SIGTERM the process group (a prefork worker: its pool children too), SIGKILL
+    what is left after STOP_TIMEOUT."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        log(f"{name} did not stop on SIGTERM: killing it")
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
+
+
+def worker_run(env: dict[str, str], config: Config) -> dict:
+    """The documents of config.worker_orders confirmed orders made by a real worker
+    (prefork, config.worker_concurrency processes) taking them from a private Redis."""
+    port = free_port()
+    worker_env = dict(env, REDIS_URL=f"redis://{HOST}:{port}/0")
+    log_path = BENCH_DIR / "worker.log"
+    redis_server = worker = None
+    with open(log_path, "w") as log_file:
+        try:
+            redis_server = start_redis(port, log_file)
+            worker = start_worker(worker_env, config.worker_concurrency, log_file)
+            log(f"{config.worker_orders} confirmed orders for the worker (timeout {config.worker_timeout} s)")
+            script = WORKER_RUN % {"count": config.worker_orders, "timeout": config.worker_timeout, "queue": WORKER_QUEUE}
+            output = manage(worker_env, "shell", "-c", script)
+            if worker.poll() is not None:
+                raise BenchError(f"the worker exited with {worker.returncode}; see {log_path}:\n{tail(log_path)}")
+        finally:
+            if worker is not None:
+                stop_process_group(worker, "the worker")
+            if redis_server is not None:
+                stop_process_group(redis_server, "redis-server")
+            log("worker and redis-server stopped")
+    match = re.search(r"^BENCH_WORKER (.*)$", output, re.MULTILINE)
+    if not match:
+        raise BenchError(f"the worker run printed no result:\n{output}")
+    result = json.loads(match.group(1))
+    result.update(concurrency=config.worker_concurrency, port=port)
+    return result
+
+
 # --- report --------------------------------------------------------------------------
 
 
@@ -635,6 +882,7 @@ def report(
     ids: dict,
     customer: dict,
     setup_seconds: float,
+    documents: dict,
 ) -> str:
     baseline = results[0].rps if results and results[0].endpoint.path == "/healthz" else 0.0
     database = "PostgreSQL (BENCH_DATABASE_URL)" if config.database_url else "SQLite (var/bench/db.sqlite3)"
@@ -686,7 +934,72 @@ def report(
                 misses.append(f"{result.endpoint.name} p95 {result.p95_ms:.0f} ms")
         verdict = "missed: " + "; ".join(misses) + "." if misses else f"all {len(members)} met in this run."
         lines.append(f"- {group} pages, ratio ≥ {target}: {verdict}")
+    lines += documents_report(config, documents)
     return "\n".join(lines) + "\n"
+
+
+# The targets of DESIGN.md for the documents: median render time, and size.
+PDF_TARGETS = {"invoice": ("invoice information sheet", 150), "contract": ("contract, rendered + signed", 300)}
+PDF_MAX_BYTES = 150_000
+
+
+def documents_report(config: Config, documents: dict) -> list[str]:
+    pdf = documents["pdf"]
+    lines = [
+        "",
+        f"Documents: order `{pdf['number']}` ({pdf['lines']} lines), median of {pdf['runs']} renders after a warm-up "
+        "run, one process (`manage.py shell`), production settings:",
+        "",
+        "| document | median ms | min ms | max ms | size KiB | pages | target | met |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for key, (name, target_ms) in PDF_TARGETS.items():
+        row = pdf[key]
+        met = row["median_ms"] <= target_ms and row["bytes"] < PDF_MAX_BYTES
+        lines.append(
+            f"| {name} | {row['median_ms']:.1f} | {row['min_ms']:.1f} | {row['max_ms']:.1f} | "
+            f"{row['bytes'] / 1024:.1f} | {row['pages']} | ≤ {target_ms} ms, < {PDF_MAX_BYTES // 1000} KB | "
+            f"{'yes' if met else 'no'} |"
+        )
+    worker = documents["worker"]
+    if worker is None:
+        return lines + ["", "Worker run skipped: no redis-server on this machine."]
+    database = "PostgreSQL (BENCH_DATABASE_URL)" if config.database_url else "SQLite (var/bench/db.sqlite3)"
+    seconds = worker["seconds"]
+    lines += [
+        "",
+        f"Worker: `celery -A mall worker --pool prefork --concurrency {worker['concurrency']}` on a private "
+        f"redis-server (127.0.0.1:{worker['port']}), {database}; {worker['orders']} orders in 交易成功 "
+        f"({worker['lines']} lines) made in bulk with their document jobs, then all sent with documents_enqueue "
+        f"(took {worker['enqueue_seconds']:.2f} s) and timed until every job was done; "
+        "a document is an invoice sheet or a signed contract:",
+        "",
+        "| run | orders | documents | seconds | orders/s | docs/s | median ms per order | processes used | attempts | failed |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {worker['orders']} orders, {worker['concurrency']} processes | {worker['done']} | "
+        f"{worker['invoices'] + worker['contracts']} | {seconds:.1f} | {worker['done'] / seconds:.1f} | "
+        f"{(worker['invoices'] + worker['contracts']) / seconds:.1f} | {worker['median_ms']:.0f} | "
+        f"{worker['processes']} | {worker['attempts']} | {worker['failed'] + worker['not_sent']} |",
+    ]
+    if not config.database_url:
+        lines += [
+            "",
+            "SQLite lets one process write at a time: a job that found the database locked was retried after "
+            "its backoff (attempts above the order count). Set BENCH_DATABASE_URL for the figure PostgreSQL gives.",
+        ]
+    if worker["done"] != worker["orders"] or worker["invoices"] != worker["done"] or worker["contracts"] != worker["done"]:
+        lines += [
+            "",
+            f"Error: {worker['done']} of {worker['orders']} jobs done, {worker['invoices']} invoices and "
+            f"{worker['contracts']} contracts ({worker['not_sent']} not sent, {worker['failed']} failed); "
+            "see var/bench/worker.log.",
+        ]
+    return lines
+
+
+def documents_failed(documents: dict) -> bool:
+    worker = documents["worker"]
+    return worker is not None and not (worker["done"] == worker["invoices"] == worker["contracts"] == worker["orders"])
 
 
 def status_summary(by_status: dict) -> str:
@@ -759,12 +1072,23 @@ def run(config: Config) -> int:
                 stop_gunicorn(server)
                 log("gunicorn stopped")
 
-    table = report(config, results, started, load, ids, customer, setup_seconds)
+    log(f"PDFs of order {customer['detail_number']}: {config.pdf_runs} renders each after a warm-up")
+    pdfs = pdf_render(env, config, customer["detail_number"])
+    documents = {"pdf": pdfs, "worker": None}
+    if shutil.which("redis-server") is None:
+        log("no redis-server: the worker run is skipped (`scripts/install-system-packages.sh bench` installs it)")
+    else:
+        documents["worker"] = worker_run(env, config)
+
+    table = report(config, results, started, load, ids, customer, setup_seconds, documents)
     (BENCH_DIR / "latest.md").write_text(table)
     print(table)
     log(f"table written to {(BENCH_DIR / 'latest.md').relative_to(BASE_DIR)}; raw wrk output in var/bench/wrk.log")
     if any(result.errors for result in results):
         log("FAILED: some responses were errors (see the errors column)")
+        return 1
+    if documents_failed(documents):
+        log("FAILED: the worker did not make every order's documents exactly once (see var/bench/worker.log)")
         return 1
     return 0
 

@@ -3,7 +3,7 @@
 #   base: python3-venv (the virtualenv), gettext (translations), Pango + HarfBuzz subsetter
 #         (WeasyPrint, for the invoice PDFs), a CJK font with real bold
 #   test: Debian's chromium for the browser tier
-#   bench: wrk for `make bench`
+#   bench: wrk for `make bench`, and redis-server for its worker run (a private instance)
 set -euo pipefail
 
 groups=("$@")
@@ -14,7 +14,7 @@ for group in "${groups[@]}"; do
   case "$group" in
     base) packages+=(python3-venv gettext libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk) ;;
     test) packages+=(chromium) ;;
-    bench) packages+=(wrk) ;;
+    bench) packages+=(wrk redis-server) ;;
     *) echo "unknown package group: $group" >&2; exit 2 ;;
   esac
 done
