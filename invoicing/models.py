@@ -76,11 +76,20 @@ class Invoice(ConcurrentTransitionMixin, models.Model):
         REISSUE = "reissue", _("Re-issue")
         RED_LETTER = "red_letter", _("Red-letter")
 
+    class RedReason(models.TextChoices):
+        """Why a red-letter invoice reverses an issued one (红字发票 reason codes)."""
+
+        SALES_RETURN = "sales_return", _("Sales return")
+        SERVICE_TERMINATION = "service_termination", _("Service terminated")
+        INVOICING_ERROR = "invoicing_error", _("Invoicing error")
+        SALES_ALLOWANCE = "sales_allowance", _("Sales allowance")
+
     order = models.ForeignKey(Order, models.PROTECT, related_name="invoices", verbose_name=_("order"))
     purpose = models.CharField(_("purpose"), max_length=16, choices=Purpose.choices, default=Purpose.ORIGINAL)
     original = models.ForeignKey(
         "self", models.PROTECT, null=True, blank=True, related_name="corrections", verbose_name=_("corrects invoice")
     )
+    red_reason = models.CharField(_("red-letter reason"), max_length=24, choices=RedReason.choices, blank=True)
     status = FSMField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING, protected=True)
     kind = models.CharField(_("invoice type"), max_length=16, choices=InvoiceProfile.Kind.choices)
 

@@ -95,7 +95,7 @@ def documents_generate(*, order_id: int, worker: str = "") -> DocumentJob:
         if order.status not in CONFIRMED_STATUSES:
             raise InvoiceError(f"order {order.number} is {order.status}: its receipt is not confirmed")
         invoice = _original_invoice(order)
-        if not invoice.sheet:
+        if invoice is not None and not invoice.sheet:
             # Named after the order, not the invoice's id: a run that failed after writing
             # the file rolled the invoice back, and the next one overwrites that file.
             _attach(invoice, "sheet", invoice_sheet_render(invoice), _document_name(order, "invoice", "original"))
@@ -141,6 +141,10 @@ def documents_sweep(*, now=None) -> list[int]:
     for order_id in sorted(set(stale.values_list("order_id", flat=True)) | set(created)):
         if documents_enqueue(order_id=order_id):
             sent.append(order_id)
+    # Re-issued and red-letter invoices whose sheet was not made (their task was lost).
+    sheetless = Invoice.objects.filter(sheet="", created_at__lte=before).exclude(purpose=Invoice.Purpose.ORIGINAL)
+    for invoice_id in sheetless.values_list("pk", flat=True):
+        _sheet_enqueue(invoice_id)
     return sent
 
 
@@ -188,14 +192,16 @@ def invoice_lines_compute(*, lines, total) -> list[dict]:
     computed = []
     for line, share in zip(lines, shares):
         amount, tax = tax_split(share, line.service.tax_rate)
+        # A red-letter line has a negative quantity at the same positive unit price.
+        quantity = line.quantity if share >= 0 else -line.quantity
         computed.append(
             {
                 "order_line": line,
                 "item_name": item_name(line.service),
                 "tax_code": line.service.tax_code or settings.INVOICE_TAX_CODE,
                 "unit": line.unit,
-                "quantity": line.quantity,
-                "unit_price": (amount / line.quantity).quantize(UNIT_PRICE_PLACES),
+                "quantity": quantity,
+                "unit_price": (amount / quantity).quantize(UNIT_PRICE_PLACES),
                 "amount": amount,
                 "tax_rate": line.service.tax_rate,
                 "tax": tax,
@@ -205,17 +211,34 @@ def invoice_lines_compute(*, lines, total) -> list[dict]:
     return computed
 
 
-def _original_invoice(order: Order) -> Invoice:
-    """The order's invoice, created from its snapshot if there is none yet."""
+def invoiceable_amount(order: Order):
+    """What the order's invoice is for: the paid amount (the total when none was
+    recorded), less what was refunded."""
+    return (order.paid_amount or order.total) - order.refunded_amount
+
+
+def _original_invoice(order: Order) -> Invoice | None:
+    """The order's invoice, created from its snapshot if there is none yet; None when
+    everything paid was refunded before it was made."""
     existing = order.invoices.filter(purpose=Invoice.Purpose.ORIGINAL).first()
     if existing:
         return existing
-    total = order.paid_amount if order.paid_amount else order.total
+    total = invoiceable_amount(order)
+    if total <= 0:
+        return None
+    return _invoice_create(order, purpose=Invoice.Purpose.ORIGINAL, total=total)
+
+
+def _invoice_create(order: Order, *, purpose, total, original: Invoice | None = None, red_reason="") -> Invoice:
+    """An invoice of `order` for `total` (negative for a red-letter invoice): buyer from
+    the order's snapshot, seller from settings, lines shared out over the order's lines."""
     lines = invoice_lines_compute(lines=order.lines.select_related("service"), total=total)
     seller = settings.SELLER
     invoice = Invoice.objects.create(
         order=order,
-        purpose=Invoice.Purpose.ORIGINAL,
+        purpose=purpose,
+        original=original,
+        red_reason=red_reason,
         kind=order.invoice_kind,
         buyer_title=order.invoice_title,
         buyer_taxpayer_id=order.invoice_taxpayer_id,
@@ -237,6 +260,81 @@ def _original_invoice(order: Order) -> Invoice:
     )
     InvoiceLine.objects.bulk_create(InvoiceLine(invoice=invoice, **line) for line in lines)
     return invoice
+
+
+def invoice_sheet_ensure(*, invoice_id: int) -> Invoice:
+    """The sheet PDF of a re-issued or red-letter invoice, made once (after the refund
+    that created the invoice commits; the sweeper catches one that was not)."""
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().select_related("order").get(pk=invoice_id)
+        if not invoice.sheet:
+            key = "original" if invoice.purpose == Invoice.Purpose.ORIGINAL else f"{invoice.purpose}-{invoice.pk}"
+            _attach(invoice, "sheet", invoice_sheet_render(invoice), _document_name(invoice.order, "invoice", key))
+            invoice.refresh_from_db(fields=["sheet"])
+    return invoice
+
+
+def _sheet_enqueue(invoice_id: int) -> None:
+    from .tasks import invoice_sheet_task
+
+    try:
+        invoice_sheet_task.apply_async(args=[invoice_id], retry=False)
+    except Exception:
+        logger.warning("sheet of invoice %s not sent to a worker; the sweeper will retry", invoice_id, exc_info=True)
+
+
+# --- Refunds -----------------------------------------------------------------------------
+
+
+def invoice_current(order: Order) -> Invoice | None:
+    """The order's invoice in force: the original or its latest re-issue, not voided
+    nor reversed."""
+    return (
+        order.invoices.filter(purpose__in=[Invoice.Purpose.ORIGINAL, Invoice.Purpose.REISSUE])
+        .exclude(status__in=[Invoice.Status.CANCELLED, Invoice.Status.REVERSED])
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def red_reason_default(*, full: bool) -> str:
+    return Invoice.RedReason.SERVICE_TERMINATION if full else Invoice.RedReason.SALES_ALLOWANCE
+
+
+def invoices_after_refund(*, order: Order, amount, actor, red_reason: str = "") -> list[Invoice]:
+    """The invoices follow a completed refund of `amount` (called inside the refund's
+    transaction, the order locked, its refunded_amount already counting `amount`):
+
+    - no invoice yet: nothing; it will be made for what is left;
+    - not yet issued: voided (已作废), and re-issued for what is left, if anything;
+    - issued: a red-letter invoice for −amount referencing it joins the finance queue;
+      the original becomes 已红冲 when finance issues the red-letter one.
+    Returns the invoices created."""
+    current = invoice_current(order)
+    if current is None:
+        return []
+    current = Invoice.objects.select_for_update().get(pk=current.pk)
+    remainder = invoiceable_amount(order)
+    created = []
+    if current.status == Invoice.Status.PENDING:
+        current.cancel()
+        current.save(update_fields=["status", "updated_at"])
+        order_event_record(order, action="invoice_cancel", actor=actor, note=str(current))
+        if remainder > 0:
+            created.append(_invoice_create(order, purpose=Invoice.Purpose.REISSUE, total=remainder, original=current))
+            order_event_record(order, action="invoice_reissue", actor=actor, note=f"¥{remainder}")
+    else:
+        full = remainder <= 0
+        reason = red_reason or red_reason_default(full=full)
+        if reason not in Invoice.RedReason.values:
+            raise InvoiceError(_("Choose a reason for the red-letter invoice."))
+        created.append(
+            _invoice_create(order, purpose=Invoice.Purpose.RED_LETTER, total=-money(amount), original=current, red_reason=reason)
+        )
+        order_event_record(order, action="invoice_red_letter", actor=actor, note=f"{current.number} −¥{money(amount)}")
+    for invoice in created:
+        transaction.on_commit(lambda pk=invoice.pk: _sheet_enqueue(pk))
+    return created
 
 
 def invoice_sheet_render(invoice: Invoice) -> bytes:
@@ -365,6 +463,12 @@ def invoice_issue(*, invoice: Invoice, actor, number: str, issued_on: date, offi
             _attach(locked, "official_pdf", content, _document_name(locked.order, "official-invoice", locked.pk))
             locked.refresh_from_db(fields=["official_pdf"])
         order_event_record(locked.order, action="invoice_issue", actor=actor, note=number)
+        if locked.purpose == Invoice.Purpose.RED_LETTER and locked.original_id:
+            original = Invoice.objects.select_for_update().get(pk=locked.original_id)
+            if can_proceed(original.reverse):  # a second red-letter one finds it reversed already
+                original.reverse()
+                original.save(update_fields=["status", "updated_at"])
+                order_event_record(locked.order, action="invoice_reverse", actor=actor, note=f"{original.number} ← {number}")
         order_notify(
             locked.order,
             title=gettext_lazy("The invoice of order %(number)s was issued"),

@@ -32,6 +32,18 @@ def order_documents_task(self, order_id):
         raise self.retry(exc=error, countdown=RETRY_DELAYS[self.request.retries]) from error
 
 
+@shared_task(bind=True, max_retries=len(RETRY_DELAYS), acks_late=True, reject_on_worker_lost=True)
+def invoice_sheet_task(self, invoice_id):
+    """The sheet of a re-issued or red-letter invoice (after a refund)."""
+    try:
+        services.invoice_sheet_ensure(invoice_id=invoice_id)
+    except Exception as error:
+        if self.request.is_eager or self.request.retries >= self.max_retries:
+            logger.exception("sheet of invoice %s failed; the sweeper retries", invoice_id)
+            return
+        raise self.retry(exc=error, countdown=RETRY_DELAYS[self.request.retries]) from error
+
+
 @shared_task(acks_late=True)
 def documents_sweep_task():
     """Beat, every minute: re-send documents still missing after a while."""

@@ -5,7 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from accounts.models import InvoiceProfile
 
@@ -87,6 +87,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
     discount = models.DecimalField(_("discount"), **MONEY, default=Decimal("0.00"))
     total = models.DecimalField(_("total"), **MONEY)
     paid_amount = models.DecimalField(_("paid amount"), **MONEY, default=Decimal("0.00"))
+    # The sum of completed refunds (refunds app); never more than the paid amount.
+    refunded_amount = models.DecimalField(_("refunded amount"), **MONEY, default=Decimal("0.00"))
 
     agreement = models.ForeignKey(Agreement, models.PROTECT, related_name="+", verbose_name=_("agreement"))
     agreement_version = models.CharField(_("agreement version"), max_length=32)
@@ -110,6 +112,10 @@ class Order(ConcurrentTransitionMixin, models.Model):
         constraints = [
             models.UniqueConstraint(fields=["customer", "checkout_token"], name="orders_order_one_per_checkout"),
             models.CheckConstraint(condition=models.Q(total__gte=0), name="orders_order_total_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(refunded_amount__gte=0, refunded_amount__lte=models.F("paid_amount")),
+                name="orders_order_refunds_within_paid",
+            ),
         ]
         indexes = [
             models.Index(fields=["customer", "status", "-submitted_at"], name="orders_order_customer_status"),
@@ -158,6 +164,31 @@ class Order(ConcurrentTransitionMixin, models.Model):
     @transition(field=status, source=Status.IN_TRADE, target=Status.SUCCESS)
     def confirm_receipt(self):
         pass
+
+    # Refunds (refunds.services): the order waits in 退款中 while a refund is open, then
+    # returns to where it was, or ends as 已退款 when everything paid was refunded.
+    @transition(field=status, source=[Status.IN_TRADE, Status.SUCCESS], target=Status.REFUNDING)
+    def request_refund(self):
+        pass
+
+    @transition(field=status, source=Status.REFUNDING, target=RETURN_VALUE(Status.IN_TRADE, Status.SUCCESS))
+    def withdraw_refund(self, back_to):
+        return back_to
+
+    @transition(field=status, source=Status.REFUNDING, target=RETURN_VALUE(Status.IN_TRADE, Status.SUCCESS))
+    def reject_refund(self, back_to):
+        return back_to
+
+    @transition(
+        field=status, source=Status.REFUNDING, target=RETURN_VALUE(Status.REFUNDED, Status.IN_TRADE, Status.SUCCESS)
+    )
+    def complete_refund(self, to):
+        return to
+
+    @property
+    def refundable_amount(self):
+        """What is left to refund: paid − refunded."""
+        return self.paid_amount - self.refunded_amount
 
     @property
     def editable(self):

@@ -83,6 +83,16 @@ ACTION_LABELS = {
     "documents_ready": gettext_lazy("Invoice information and e-contract ready"),
     "invoice_issue": gettext_lazy("Invoice issued"),
     "invoice_deliver": gettext_lazy("Invoice mailed"),
+    "invoice_cancel": gettext_lazy("Invoice voided"),
+    "invoice_reverse": gettext_lazy("Invoice reversed by a red-letter invoice"),
+    "invoice_red_letter": gettext_lazy("Red-letter invoice queued"),
+    "invoice_reissue": gettext_lazy("Invoice re-issued for the remainder"),
+    # Refunds (refunds app).
+    "request_refund": gettext_lazy("Request refund"),
+    "withdraw_refund": gettext_lazy("Withdraw refund"),
+    "approve_refund": gettext_lazy("Refund approved"),
+    "reject_refund": gettext_lazy("Refund rejected"),
+    "complete_refund": gettext_lazy("Refund completed"),
 }
 
 
@@ -447,7 +457,12 @@ def _event(order, *, action, from_status, actor=None, note=""):
     )
 
 
-def _change(order: Order, move: str, *, actor, note: str = "", fields=(), apply=None) -> tuple[Order, bool]:
+def order_move(order: Order, move: str, *, actor, note: str = "", fields=(), apply=None, args=()) -> tuple[Order, bool]:
+    """The same as _change, for the apps that move orders (refunds)."""
+    return _change(order, move, actor=actor, note=note, fields=fields, apply=apply, args=args)
+
+
+def _change(order: Order, move: str, *, actor, note: str = "", fields=(), apply=None, args=()) -> tuple[Order, bool]:
     """Lock the order, make `move` (a transition method of Order), save, write the event.
 
     A repeat of the move that was just made (a double click, a concurrent request)
@@ -465,7 +480,7 @@ def _change(order: Order, move: str, *, actor, note: str = "", fields=(), apply=
                 return locked, False
             raise TransitionRefused(locked, ACTION_LABELS[move])
         from_status = locked.status
-        transition()
+        transition(*args)
         changed = apply(locked) if apply else ()
         locked.save(update_fields=["status", "updated_at", *fields, *changed])
         _event(locked, action=move, from_status=from_status, actor=actor, note=note)
