@@ -2,7 +2,6 @@
 refuses one without the django_db mark), which is what keeps render_pdf pure."""
 
 import io
-import socket
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -98,34 +97,6 @@ def static_dir(settings, tmp_path):
     (directory / "img" / "stamp.png").write_bytes(png_bytes())
     settings.STATICFILES_DIRS = [directory]
     return directory
-
-
-class Listener:
-    """A TCP port on 127.0.0.1 that tells whether anything connected to it."""
-
-    def __init__(self):
-        self.server = socket.socket()
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen(5)
-        self.server.settimeout(0.3)
-        self.port = self.server.getsockname()[1]
-
-    def connections(self) -> int:
-        count = 0
-        while True:
-            try:
-                connection, _ = self.server.accept()
-            except OSError:
-                return count
-            connection.close()
-            count += 1
-
-
-@pytest.fixture
-def listener():
-    listener = Listener()
-    yield listener
-    listener.server.close()
 
 
 # A one-page document styled like the real ones (documents.css, regular and bold), with
