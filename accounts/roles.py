@@ -21,7 +21,9 @@ ROLES = {
 }
 ROLE_DESCRIPTIONS = {
     "reviewers": _("order reviewers: approve, reject, close and export orders"),
-    "finance": _("finance: issue, mail and export invoices; view orders, contracts and document jobs"),
+    "finance": _(
+        "finance: issue, mail and export invoices; review and complete refunds; view orders, contracts and document jobs"
+    ),
     "catalog": _("catalog managers: services, product lines, platforms, modules and agreements"),
 }
 
@@ -47,6 +49,16 @@ INVOICING_FINANCE = frozenset(
         "invoicing.change_documentjob",
     }
 )
+# Finance's refund queue: view the requests, approve or reject them (review_refund) and
+# complete them (complete_refund). Nobody gets add, change or delete: the admin is
+# read-only and its pages call refunds.services. Reviewers get nothing of refunds.
+REFUNDS_FINANCE = frozenset(
+    {
+        "refunds.view_refundrequest",
+        "refunds.review_refund",
+        "refunds.complete_refund",
+    }
+)
 
 # "app_label.codename" per group; a group has these and nothing else.
 GROUP_PERMISSIONS = {
@@ -62,8 +74,6 @@ GROUP_PERMISSIONS = {
     )
     | CATALOG_VIEW
     | CONTRACT_VIEW,
-    # Refund permissions join this set when the refunds models exist (their issue),
-    # with a migration of their own.
     GROUP_FINANCE: frozenset(
         {
             "orders.view_order",
@@ -75,7 +85,8 @@ GROUP_PERMISSIONS = {
     )
     | CATALOG_VIEW
     | CONTRACT_VIEW
-    | INVOICING_FINANCE,
+    | INVOICING_FINANCE
+    | REFUNDS_FINANCE,
     # No delete on agreements: orders point at the version their customer accepted.
     GROUP_CATALOG: frozenset({"orders.add_agreement", "orders.change_agreement", "orders.view_agreement"})
     | CATALOG_MANAGE,

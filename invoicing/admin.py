@@ -77,13 +77,14 @@ class InvoiceAdmin(ReadOnlyAdmin):
         "order_number",
         "buyer",
         "kind",
+        "purpose_label",
         "total",
         "status_label",
         "created",
         "number",
     ]
     list_display_links = ["reference"]
-    list_select_related = ["order"]
+    list_select_related = ["order", "original"]
     list_filter = ["status", "kind", "purpose", "created_at"]
     search_fields = ["order__number", "buyer_title", "buyer_taxpayer_id", "number"]
     search_help_text = gettext_lazy("Main order number, buyer, buyer's taxpayer id or invoice number.")
@@ -94,7 +95,10 @@ class InvoiceAdmin(ReadOnlyAdmin):
     ]
     inlines = [InvoiceLineInline]
     fieldsets = [
-        (None, {"fields": ["order", "purpose", "original", "status_label", "kind", "created_at", "updated_at"]}),
+        (
+            None,
+            {"fields": ["order", "purpose", "original", "red_reason", "status_label", "kind", "created_at", "updated_at"]},
+        ),
         (
             gettext_lazy("Buyer"),
             {
@@ -154,6 +158,22 @@ class InvoiceAdmin(ReadOnlyAdmin):
         if not invoice.buyer_taxpayer_id:
             return invoice.buyer_title
         return format_html('{}<br><span class="quiet">{}</span>', invoice.buyer_title, invoice.buyer_taxpayer_id)
+
+    @admin.display(description=gettext_lazy("purpose"), ordering="purpose")
+    def purpose_label(self, invoice):
+        """Original, re-issue or red-letter; a red-letter invoice with the number of the
+        invoice it reverses and its reason."""
+        if invoice.purpose != Invoice.Purpose.RED_LETTER:
+            return format_html('<span data-purpose="{}">{}</span>', invoice.purpose, invoice.get_purpose_display())
+        original = invoice.original.number if invoice.original_id else ""
+        return format_html(
+            '<span data-purpose="{}">{}</span><br><span class="quiet" data-original="{}">→ {} · {}</span>',
+            invoice.purpose,
+            invoice.get_purpose_display(),
+            original,
+            original or "—",
+            invoice.get_red_reason_display(),
+        )
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_label(self, invoice):
@@ -346,7 +366,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
         lines = Prefetch("lines", queryset=InvoiceLine.objects.order_by("id"))
         invoices = (
             Invoice.objects.filter(PENDING)
-            .select_related("order")
+            .select_related("order", "original")
             .prefetch_related(lines)
             .order_by("created_at", "id")
             .iterator(chunk_size=EXPORT_CHUNK)

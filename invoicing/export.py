@@ -1,7 +1,8 @@
 """Invoices waiting to be issued as CSV and Excel (xlsx), in the columns a tax system's
 bulk import (批量开票) asks for: one row per invoice line, the lines of one invoice
-sharing its reference. Pure functions over an iterable of invoices whose `order` is
-loaded and whose `lines` are prefetched.
+sharing its reference. Pure functions over an iterable of invoices whose `order` and
+`original` are loaded and whose `lines` are prefetched. A red-letter invoice's rows carry
+negative amounts, the number of the invoice it reverses and the reason code.
 
 Headers and labels are written in Chinese whatever the reader's language: the file
 goes to the tax system, which looks columns up by their Chinese names.
@@ -18,6 +19,8 @@ from openpyxl.utils import get_column_letter
 
 from accounts.models import InvoiceProfile
 from orders.export import BOM, LANGUAGE, MONEY_FORMAT, _csv_text, _Echo, _xlsx_cell
+
+from .models import Invoice
 
 # (header, xlsx column width). The first column groups the lines of one invoice.
 COLUMNS = (
@@ -38,6 +41,11 @@ COLUMNS = (
     (_("Tax amount"), 12),
     (_("Total including tax"), 14),
     (_("Remarks"), 26),
+    # A red-letter invoice (negative amounts) reverses an issued one: the tax system needs
+    # the blue invoice's number and the reason code.
+    (_("Invoice purpose"), 10),
+    (_("Original invoice number"), 24),
+    (_("Red-letter reason"), 12),
 )
 HEADERS = tuple(header for header, _width in COLUMNS)
 # Number formats of the xlsx columns that are not text, by column index.
@@ -61,6 +69,8 @@ def invoice_rows(invoices: Iterable) -> Iterator[tuple]:
     The remark is the main order number, which finance searches the shop by."""
     with translation.override(LANGUAGE):  # labels resolved here: no override spans a yield
         kinds = {value: str(label) for value, label in InvoiceProfile.Kind.choices}
+        purposes = {value: str(label) for value, label in Invoice.Purpose.choices}
+        red_reasons = {value: str(label) for value, label in Invoice.RedReason.choices}
     for invoice in invoices:
         head = (
             invoice.pk,
@@ -70,6 +80,11 @@ def invoice_rows(invoices: Iterable) -> Iterator[tuple]:
             _joined(invoice.buyer_address, invoice.buyer_phone),
             _joined(invoice.buyer_bank, invoice.buyer_account),
             invoice.buyer_email,
+        )
+        tail = (
+            purposes.get(invoice.purpose, invoice.purpose),
+            (invoice.original.number or "") if invoice.original_id else "",
+            red_reasons.get(invoice.red_reason, invoice.red_reason),
         )
         for line in invoice.lines.all():
             yield head + (
@@ -83,7 +98,7 @@ def invoice_rows(invoices: Iterable) -> Iterator[tuple]:
                 line.tax,
                 line.total,
                 invoice.order.number,
-            )
+            ) + tail
 
 
 def _joined(*parts) -> str:

@@ -55,10 +55,17 @@ INVOICING_FINANCE = {
     "invoicing.view_documentjob",
     "invoicing.change_documentjob",
 }
-EXPECTED = {
+AT_0006 = {
     GROUP_REVIEWERS: AT_0005[GROUP_REVIEWERS] | {"invoicing.view_contract"},
     GROUP_FINANCE: AT_0005[GROUP_FINANCE] | INVOICING_FINANCE,
     GROUP_CATALOG: AT_0005[GROUP_CATALOG],
+}
+# Since 0007: finance works the refund queue; reviewers and catalog managers get nothing of it.
+REFUNDS_FINANCE = {"refunds.view_refundrequest", "refunds.review_refund", "refunds.complete_refund"}
+EXPECTED = {
+    GROUP_REVIEWERS: AT_0006[GROUP_REVIEWERS],
+    GROUP_FINANCE: AT_0006[GROUP_FINANCE] | REFUNDS_FINANCE,
+    GROUP_CATALOG: AT_0006[GROUP_CATALOG],
 }
 # What accounts.0002 granted, and so what unapplying 0005 restores.
 BEFORE = {GROUP_REVIEWERS: CATALOG_VIEW, GROUP_FINANCE: CATALOG_VIEW, GROUP_CATALOG: CATALOG_MANAGE}
@@ -148,13 +155,48 @@ class TestInvoicingMigrationFunctions:
         Group.objects.get(name=GROUP_REVIEWERS).permissions.add(permission("invoicing.view_invoice"))
         migration.forwards()
         migration.forwards()
-        assert all_group_permissions() == EXPECTED
+        assert all_group_permissions() == AT_0006
 
     def test_backwards_restores_what_0005_set(self, migration):
         migration.backwards()
         assert all_group_permissions() == AT_0005
         migration.forwards()
+        assert all_group_permissions() == AT_0006
+
+
+@pytest.mark.django_db
+class TestRefundsMigrationFunctions:
+    """0007: the refund permissions, finance's only, on the historical models."""
+
+    @pytest.fixture
+    def migration(self):
+        name = ("accounts", "0007_refunds_group_permissions")
+        module = import_module(f"accounts.migrations.{name[1]}")
+        state_apps = MigrationExecutor(connection).loader.project_state(name).apps
+        schema_editor = SimpleNamespace(connection=connection)
+        return SimpleNamespace(
+            forwards=lambda: module.forwards(state_apps, schema_editor),
+            backwards=lambda: module.backwards(state_apps, schema_editor),
+        )
+
+    def test_forwards_sets_the_list_removing_grants_made_by_hand(self, migration):
+        Group.objects.get(name=GROUP_FINANCE).permissions.add(permission("refunds.delete_refundrequest"))
+        Group.objects.get(name=GROUP_FINANCE).permissions.remove(permission("refunds.complete_refund"))
+        Group.objects.get(name=GROUP_REVIEWERS).permissions.add(permission("refunds.review_refund"))
+        migration.forwards()
+        migration.forwards()
         assert all_group_permissions() == EXPECTED
+
+    def test_backwards_restores_what_0006_set(self, migration):
+        migration.backwards()
+        assert all_group_permissions() == AT_0006
+        migration.forwards()
+        assert all_group_permissions() == EXPECTED
+
+    def test_no_group_but_finance_has_any_refund_permission(self):
+        for name in (GROUP_REVIEWERS, GROUP_CATALOG):
+            assert not {p for p in permissions_of(name) if p.startswith("refunds.")}
+        assert {p for p in permissions_of(GROUP_FINANCE) if p.startswith("refunds.")} == REFUNDS_FINANCE
 
 
 @pytest.mark.django_db(transaction=True)
@@ -181,6 +223,8 @@ MATRIX = {
     "admin:orders_agreement_add":               (403,    403,    200,    302),
     "admin:accounts_user_changelist":           (403,    403,    403,    302),
     "admin:accounts_invoiceprofile_changelist": (403,    200,    403,    302),
+    "admin:refunds_refundrequest_changelist":   (403,    200,    403,    302),
+    "admin:refunds_refundrequest_add":          (403,    403,    403,    302),
 }
 ROLE_USERS = {
     "reviewer": {"staff": True, "groups": [GROUP_REVIEWERS]},

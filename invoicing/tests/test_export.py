@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from openpyxl import load_workbook
 
 from accounts.roles import GROUP_FINANCE, GROUP_REVIEWERS
@@ -61,6 +61,12 @@ def two_line_invoice():
     return order.invoices.get()
 
 
+def purpose_label(purpose) -> str:
+    """The export's label of an invoice purpose (the files are in Chinese)."""
+    with translation.override(export.LANGUAGE):
+        return str(Invoice.Purpose(purpose).label)
+
+
 def expected_rows(invoice):
     """What the import needs, per line: Python values as read back from the CSV."""
     head = [
@@ -72,9 +78,10 @@ def expected_rows(invoice):
         "招商银行上海分行 121900000000001",
         "buyer@example.com",
     ]
+    tail = [purpose_label(Invoice.Purpose.ORIGINAL), "", ""]  # purpose; no original number, no red-letter reason
     return [
-        head + ["*软件服务*E3-京东开放平台对接服务", settings.INVOICE_TAX_CODE, "次", "2", "1886.79000000", "3773.58", "0.060", "226.42", "4000.00", invoice.order.number],
-        head + ["*软件服务*E3-天猫订单同步", settings.INVOICE_TAX_CODE, "次", "1", "970.87000000", "970.87", "0.030", "29.13", "1000.00", invoice.order.number],
+        head + ["*软件服务*E3-京东开放平台对接服务", settings.INVOICE_TAX_CODE, "次", "2", "1886.79000000", "3773.58", "0.060", "226.42", "4000.00", invoice.order.number] + tail,
+        head + ["*软件服务*E3-天猫订单同步", settings.INVOICE_TAX_CODE, "次", "1", "970.87000000", "970.87", "0.030", "29.13", "1000.00", invoice.order.number] + tail,
     ]
 
 
@@ -92,7 +99,7 @@ class TestCsv:
         assert response["Content-Disposition"].startswith('attachment; filename="invoices-pending-')
         header, *rows = read_csv(response)
         assert header == export.headers()
-        assert len(header) == 17
+        assert len(header) == 20
         assert rows == expected_rows(two_line_invoice)
         # The lines add up to the invoice.
         assert sum(Decimal(row[15]) for row in rows) == two_line_invoice.total == Decimal("5000.00")
@@ -140,9 +147,10 @@ class TestXlsx:
             "buyer@example.com",
         ]
         code = settings.INVOICE_TAX_CODE
+        tail = [purpose_label(Invoice.Purpose.ORIGINAL), None, None]  # empty cells read back as None
         assert rows == [
-            head + ["*软件服务*E3-京东开放平台对接服务", code, "次", 2, 1886.79, 3773.58, 0.06, 226.42, 4000, number],
-            head + ["*软件服务*E3-天猫订单同步", code, "次", 1, 970.87, 970.87, 0.03, 29.13, 1000, number],
+            head + ["*软件服务*E3-京东开放平台对接服务", code, "次", 2, 1886.79, 3773.58, 0.06, 226.42, 4000, number] + tail,
+            head + ["*软件服务*E3-天猫订单同步", code, "次", 1, 970.87, 970.87, 0.03, 29.13, 1000, number] + tail,
         ]
         cells = list(sheet.iter_rows(min_row=2, max_row=2))[0]
         assert [cells[i].number_format for i in (11, 12, 13, 14, 15)] == ["0.00000000", "#,##0.00", "0%", "#,##0.00", "#,##0.00"]
