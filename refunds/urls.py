@@ -1,11 +1,12 @@
-from django.contrib.auth.decorators import login_required
 from django.urls import path
-from django.utils.translation import gettext_lazy as _
 
-from mall.views import coming
+from . import views
 
 app_name = "refunds"
 
 urlpatterns = [
-    path("account/refunds/", login_required(coming), {"title": _("Refunds")}, name="list"),
+    # The customer's own orders and refunds only (views.py).
+    path("account/orders/<str:number>/refund/", views.refund_request, name="request"),
+    path("account/refunds/", views.refund_list, name="list"),
+    path("account/refunds/<str:number>/withdraw/", views.refund_withdraw, name="withdraw"),
 ]

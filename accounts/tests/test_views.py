@@ -643,7 +643,6 @@ def test_product_key_delete_by_an_anonymous_visitor_redirects_to_sign_in_and_del
 
 PLACEHOLDER_PAGES = [
     "/account/inquiries/",
-    "/account/refunds/",
 ]
 MENU_LINKS = [
     "/account/orders/",

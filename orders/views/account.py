@@ -19,6 +19,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from django_fsm import can_proceed
 
+from refunds import selectors as refund_selectors
+from refunds.services import refund_problem
+
 from .. import selectors, services
 from ..exceptions import OrderError, TransitionRefused
 from ..forms_account import OrderEditForm, OrderSearchForm
@@ -29,6 +32,8 @@ PAGE_SIZE = 10
 STATUS_LABELS = dict(Order.Status.choices)
 # Orders whose receipt was confirmed: they have an invoice and a contract.
 CONFIRMED_STATUSES = (Order.Status.SUCCESS, Order.Status.REFUNDING, Order.Status.REFUNDED)
+# Where 退款 may be offered; the order detail says why when it is not.
+REFUND_STATUSES = (Order.Status.IN_TRADE, Order.Status.SUCCESS)
 
 
 @dataclass(frozen=True)
@@ -38,10 +43,22 @@ class Actions:
     edit: bool
     cancel: bool
     confirm: bool
+    refund: bool
+    # Why 退款 is not offered (refunds.services.refund_problem); "" when it is.
+    refund_problem: str = ""
 
     @classmethod
     def of(cls, order: Order) -> "Actions":
-        return cls(edit=order.editable, cancel=can_proceed(order.cancel), confirm=can_proceed(order.confirm_receipt))
+        """Reads the order's lines, services and platforms: prefetch them for lists
+        (refunds.selectors.orders_prefetch_for_refund)."""
+        problem = refund_problem(order)
+        return cls(
+            edit=order.editable,
+            cancel=can_proceed(order.cancel),
+            confirm=can_proceed(order.confirm_receipt),
+            refund=problem is None,
+            refund_problem=problem or "",
+        )
 
 
 @dataclass(frozen=True)
@@ -103,6 +120,7 @@ def order_list(request):
         messages.error(request, _("Some search terms are not valid (see the search form) and were not applied."))
     orders = selectors.order_list_for_customer(customer=request.user, search=search)
     page = Paginator(orders, PAGE_SIZE).get_page(request.GET.get("page"))
+    refund_selectors.orders_prefetch_for_refund(page)
     counts = selectors.order_tab_counts(customer=request.user)
     tabs = [TabLink("", _("All orders"), sum(counts.values()), not search.tab)]
     tabs += [TabLink(tab.key, str(tab.label), counts[tab.key], search.tab == tab.key) for tab in selectors.TABS]
@@ -119,6 +137,7 @@ def order_list(request):
 
 @order_view("GET", "HEAD")
 def order_detail(request, order):
+    refund_selectors.orders_prefetch_for_refund([order])
     timeline = [
         TimelineEntry(
             at=event.at,
@@ -136,6 +155,11 @@ def order_detail(request, order):
         "details": _fields(order, services.DETAIL_FIELDS),
         "invoice": _fields(order, services.INVOICE_FIELDS),
         "timeline": timeline,
+        "refunds": [
+            (refund, refund_selectors.refund_progress(refund))
+            for refund in refund_selectors.refund_list_for_order(order=order)
+        ],
+        "refund_offered_here": order.status in REFUND_STATUSES,
     }
     if order.status in CONFIRMED_STATUSES:  # 发票信息 and the e-contract (invoicing app)
         context["invoices"] = list(order.invoices.all())
