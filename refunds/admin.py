@@ -191,7 +191,7 @@ class RefundRequestAdmin(ReadOnlyAdmin):
                 reverse("admin:invoicing_invoice_change", args=[invoice.pk]),
                 invoice.status,
                 f"{invoice.get_purpose_display()} · {invoice.number or '#' + str(invoice.pk)} · "
-                f"¥{invoice.total} · {invoice.get_status_display()}",
+                f"{_yuan(invoice.total)} · {invoice.get_status_display()}",
             )
             for invoice in refund.order.invoices.order_by("created_at", "id")
         ]
@@ -335,6 +335,11 @@ class RefundRequestAdmin(ReadOnlyAdmin):
             **extra,
         }
         return TemplateResponse(request, f"admin/refunds/refundrequest/{move}.html", context)
+
+
+def _yuan(amount) -> str:
+    """¥2000.00, or −¥2000.00 for a red-letter invoice."""
+    return f"−¥{-amount}" if amount < 0 else f"¥{amount}"
 
 
 def invoice_outcome(refund: RefundRequest) -> dict:
