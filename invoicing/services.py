@@ -192,8 +192,9 @@ def invoice_lines_compute(*, lines, total) -> list[dict]:
     computed = []
     for line, share in zip(lines, shares):
         amount, tax = tax_split(share, line.service.tax_rate)
-        # A red-letter line has a negative quantity at the same positive unit price.
-        quantity = line.quantity if share >= 0 else -line.quantity
+        # A red-letter line has a negative quantity at the same positive unit price (also
+        # a line whose share rounds to 0.00).
+        quantity = line.quantity if money(total) >= 0 else -line.quantity
         computed.append(
             {
                 "order_line": line,
@@ -311,6 +312,10 @@ def invoices_after_refund(*, order: Order, amount, actor, red_reason: str = "") 
       the original becomes 已红冲 when finance issues the red-letter one.
     Returns the invoices created."""
     current = invoice_current(order)
+    if current is None:
+        # An earlier partial red-letter invoice reversed the last one only in part.
+        reversed_ = order.invoices.filter(status=Invoice.Status.REVERSED).exclude(purpose=Invoice.Purpose.RED_LETTER)
+        current = reversed_.order_by("-created_at", "-id").first()
     if current is None:
         return []
     current = Invoice.objects.select_for_update().get(pk=current.pk)

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed
 
 from accounts.validators import cn_mobile_to_e164
+from invoicing.models import Invoice
 from invoicing.services import invoices_after_refund
 from invoicing.money import money
 from orders.models import Order
@@ -93,9 +94,7 @@ def amount_clean(value, *, order: Order) -> Decimal:
         raise RefundError(_("Enter the refund amount as a number, e.g. 100.00.")) from None
     if not amount.is_finite():
         raise RefundError(_("Enter the refund amount as a number, e.g. 100.00."))
-    if amount != amount.quantize(Decimal("0.01")):
-        raise RefundError(_("The refund amount can have at most two decimal places."))
-    amount = money(amount)
+    # The bounds before quantize: quantizing 1e30 overflows the decimal context.
     if amount <= 0:
         raise RefundError(_("The refund amount must be more than ¥0.00."))
     if amount > order.refundable_amount:
@@ -103,7 +102,9 @@ def amount_clean(value, *, order: Order) -> Decimal:
             _("The refund amount can be at most ¥%(max)s (paid ¥%(paid)s, already refunded ¥%(refunded)s).")
             % {"max": order.refundable_amount, "paid": order.paid_amount, "refunded": order.refunded_amount}
         )
-    return amount
+    if amount != amount.quantize(Decimal("0.01")):
+        raise RefundError(_("The refund amount can have at most two decimal places."))
+    return money(amount)
 
 
 # --- The customer ---------------------------------------------------------------------------
@@ -253,6 +254,8 @@ def refund_complete(*, refund: RefundRequest, actor, reference: str, refunded_on
         raise RefundError(_("The refund reference can be at most %(max)s characters.") % {"max": REFERENCE_MAX})
     if refunded_on is None or refunded_on > timezone.localdate():
         raise RefundError(_("The refund date cannot be in the future."))
+    if red_reason and red_reason not in Invoice.RedReason.values:
+        raise RefundError(_("Choose a reason for the red-letter invoice."))
     with transaction.atomic():
         order, locked = _lock(refund)
         if locked.status == RefundRequest.Status.COMPLETED:
