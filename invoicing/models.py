@@ -9,6 +9,8 @@ import secrets
 from django.conf import settings
 from django.core.files.storage import storages
 from django.db import models
+from django.db.models.functions import Round
+from django.db.models.lookups import Exact
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -131,8 +133,12 @@ class Invoice(ConcurrentTransitionMixin, models.Model):
             models.UniqueConstraint(
                 fields=["order"], condition=models.Q(purpose="original"), name="invoicing_invoice_one_original"
             ),
+            # In fen: SQLite stores decimals as floats, where 1164.69 + 69.88 != 1234.57.
             models.CheckConstraint(
-                condition=models.Q(total=models.F("amount") + models.F("tax")), name="invoicing_invoice_total_adds_up"
+                condition=Exact(
+                    Round(models.F("total") * 100), Round(models.F("amount") * 100) + Round(models.F("tax") * 100)
+                ),
+                name="invoicing_invoice_total_adds_up",
             ),
         ]
         indexes = [models.Index(fields=["status", "created_at"], name="invoicing_invoice_queue")]

@@ -26,19 +26,26 @@ def tax_split(total, rate) -> tuple[Decimal, Decimal]:
 
 
 def allocate(total, weights: list) -> list[Decimal]:
-    """`total` split over `weights` in proportion, to the fen, adding up exactly (the
-    rounding difference goes to the largest share). All-zero weights split evenly."""
+    """`total` split over `weights` (not negative) in proportion, to the fen, adding up
+    exactly: largest remainder, so every share has the sign of `total` and differs from
+    its exact proportion by less than a fen. All-zero weights split evenly."""
     total = money(total)
     weights = [Decimal(weight) for weight in weights]
     if not weights:
         return []
+    if any(weight < 0 for weight in weights):
+        raise ValueError("weights must not be negative")
     whole = sum(weights)
     if whole == 0:
         weights, whole = [Decimal(1)] * len(weights), Decimal(len(weights))
-    shares = [money(total * weight / whole) for weight in weights]
-    largest = max(range(len(shares)), key=lambda index: abs(weights[index]))
-    shares[largest] += total - sum(shares)
-    return shares
+    fen = int(abs(total) * 100)
+    exact = [fen * weight / whole for weight in weights]
+    shares = [int(share) for share in exact]  # floors: the shares are not negative
+    by_remainder = sorted(range(len(weights)), key=lambda index: (exact[index] - shares[index], weights[index]), reverse=True)
+    for index in by_remainder[: fen - sum(shares)]:
+        shares[index] += 1
+    sign = -1 if total < 0 else 1
+    return [money(Decimal(sign * share) / 100) for share in shares]
 
 
 def amount_in_words(value) -> str:

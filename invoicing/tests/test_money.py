@@ -122,7 +122,7 @@ class TestAllocate:
         assert allocate("2000.00", ["1000", "1000"]) == [D("1000.00"), D("1000.00")]
         assert allocate("100.00", ["1", "3"]) == [D("25.00"), D("75.00")]
 
-    def test_the_rounding_difference_goes_to_the_largest_share(self):
+    def test_the_rounding_difference_goes_to_the_largest_remainders(self):
         assert allocate("100.00", ["1", "1", "1"]) == [D("33.34"), D("33.33"), D("33.33")]
         assert allocate("0.05", ["1", "2", "1"]) == [D("0.01"), D("0.03"), D("0.01")]
 
@@ -143,6 +143,18 @@ class TestAllocate:
 
     def test_a_negative_total_splits_as_the_mirror(self):
         assert allocate("-100.00", ["1", "1", "1"]) == [D("-33.34"), D("-33.33"), D("-33.33")]
+
+    def test_every_share_keeps_the_sign_of_the_total_even_when_it_is_tiny(self):
+        """A red-letter invoice of a few fen over many lines: no line turns positive."""
+        for total in ("-0.04", "0.04", "-0.01", "-1.00"):
+            shares = allocate(total, ["1"] * 6)
+            assert sum(shares) == D(total)
+            assert all(share <= 0 for share in shares) if D(total) < 0 else all(share >= 0 for share in shares)
+            assert all(share == share.quantize(D("0.01")) for share in shares)
+
+    def test_negative_weights_are_refused(self):
+        with pytest.raises(ValueError):
+            allocate("1.00", ["1", "-1"])
 
 
 @pytest.mark.django_db

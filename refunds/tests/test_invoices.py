@@ -11,7 +11,7 @@ original or re-issue is in force."""
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection
+
 from django.utils import timezone, translation
 
 from invoicing import services as invoicing_services
@@ -39,15 +39,6 @@ I = Invoice.Status  # noqa: E741
 P = Invoice.Purpose
 TODAY = timezone.localdate
 _numbers = iter(range(1, 10**6))
-# invoicing_invoice_total_adds_up (total = amount + tax) is compared as REAL by SQLite:
-# -1234.57 != -1164.69 + -69.88 there, so such an invoice cannot be stored (the same
-# for +1234.57). PostgreSQL compares numerics exactly. To be fixed in invoicing.models.
-SQLITE_REAL_CHECK = pytest.mark.xfail(
-    connection.vendor == "sqlite",
-    raises=IntegrityError,
-    strict=True,
-    reason="SQLite checks total = amount + tax in floats",
-)
 
 
 def issue(invoice, finance):
@@ -371,7 +362,7 @@ class TestRedLetterLines:
 
     @pytest.mark.parametrize(
         "amount",
-        ["0.01", "0.03", "100.00", pytest.param("1234.57", marks=SQLITE_REAL_CHECK), "2999.98"],
+        ["0.01", "0.03", "100.00", "1234.57", "2999.98"],
     )
     def test_a_partial_red_letter_invoice_adds_up_to_the_fen(self, issued, finance, amount):
         complete(issued, amount, finance)

@@ -21,7 +21,7 @@ withdrawn; finance may issue the pending invoices between attempts. After every 
 from decimal import Decimal, InvalidOperation
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -44,10 +44,7 @@ P = Invoice.Purpose
 R = RefundRequest.Status
 FEN = Decimal("0.01")
 
-# SQLite checks an invoice's total = amount + tax in floats and refuses about one split
-# in four at 6% (see test_invoices.SQLITE_REAL_CHECK); tax-free services keep the split
-# exact there. PostgreSQL runs the same property with real rates.
-RATES = [Decimal("0")] if connection.vendor == "sqlite" else [Decimal("0"), Decimal("0.06"), Decimal("0.13")]
+RATES = [Decimal("0"), Decimal("0.06"), Decimal("0.13")]
 
 # Amounts named relative to the order at the time of the attempt.
 REMAINDER, HALF, ONE_FEN, OVER = "remainder", "half", "one fen", "remainder + 0.01"
