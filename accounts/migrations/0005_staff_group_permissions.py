@@ -6,8 +6,9 @@ The lists are copies, not imports: this migration must keep meaning what it mean
 written, whatever accounts/roles.py says later. Finance's invoice and refund permissions
 come with the invoicing and refunds models, in their own migrations."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
+
+from ._group_permissions import set_group_permissions
 
 CATALOG_MODELS = ["productline", "platform", "module", "service"]
 CATALOG_VIEW = [f"catalog.view_{model}" for model in CATALOG_MODELS]
@@ -41,40 +42,6 @@ GROUPS = {
 
 # What 0002 granted, for unapplying.
 PREVIOUS_GROUPS = {"订单审核": CATALOG_VIEW, "财务": CATALOG_VIEW, "运营": CATALOG_MANAGE}
-
-
-def create_app_permissions(apps, using, app_labels):
-    # On a fresh database permissions are only made by post_migrate, after every
-    # migration has run. create_permissions skips an app whose models_module is unset,
-    # which it always is on the historical app registry.
-    for app_label in app_labels:
-        app_config = apps.get_app_config(app_label)
-        app_config.models_module = True
-        try:
-            create_permissions(app_config, apps=apps, verbosity=0, using=using)
-        finally:
-            app_config.models_module = None
-
-
-def set_group_permissions(apps, schema_editor, groups):
-    using = schema_editor.connection.alias
-    create_app_permissions(apps, using, sorted({name.split(".")[0] for names in groups.values() for name in names}))
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for group_name, names in groups.items():
-        wanted = {tuple(name.split(".")) for name in names}
-        permissions = [
-            permission
-            for permission in Permission.objects.using(using)
-            .filter(codename__in={codename for _app, codename in wanted})
-            .select_related("content_type")
-            if (permission.content_type.app_label, permission.codename) in wanted
-        ]
-        if len(permissions) != len(wanted):
-            found = {f"{p.content_type.app_label}.{p.codename}" for p in permissions}
-            raise RuntimeError(f"permissions missing for group {group_name}: {sorted(set(names) - found)}")
-        group, _created = Group.objects.using(using).get_or_create(name=group_name)
-        group.permissions.set(permissions)
 
 
 def forwards(apps, schema_editor):
