@@ -12,6 +12,14 @@ from accounts.models import InvoiceProfile
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
 
+def documents_storage_callable():
+    """Private storage (settings.STORAGES["documents"]): no public URL; views that check
+    ownership serve the files."""
+    from django.core.files.storage import storages
+
+    return storages["documents"]
+
+
 class Agreement(models.Model):
     """《店铺订购协议》: the agreement a customer accepts at checkout, by version."""
 
@@ -285,3 +293,61 @@ class CartItem(models.Model):
         verbose_name = _("list item")
         verbose_name_plural = _("list items")
         constraints = [models.UniqueConstraint(fields=["user", "service"], name="orders_cartitem_unique")]
+
+
+class ReminderSent(models.Model):
+    """到期提醒: a reminder that a line's service ends in `days` days, sent once per line and
+    threshold (the unique constraint makes a rerun or a crash halfway send only the rest).
+    Recorded before the messages go out, in the same transaction as the in-site message."""
+
+    line = models.ForeignKey(OrderLine, models.CASCADE, related_name="reminders", verbose_name=_("order line"))
+    days = models.PositiveSmallIntegerField(_("days before the end"))
+    service_end = models.DateField(_("service end"))
+    sent_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+    channels = models.CharField(_("channels"), max_length=64, blank=True, help_text=_("e.g. email,sms,message"))
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        verbose_name = _("expiry reminder")
+        verbose_name_plural = _("expiry reminders")
+        constraints = [
+            models.UniqueConstraint(fields=["line", "days", "service_end"], name="orders_reminder_once_per_threshold")
+        ]
+
+    def __str__(self):
+        return f"{self.line} −{self.days}"
+
+
+def payment_proof_name(instance, filename):
+    """A random name: the customer's file name never reaches the storage."""
+    import uuid
+
+    return f"payment-proofs/{uuid.uuid4().hex}{instance.extension}"
+
+
+class PaymentProof(models.Model):
+    """上传回单: a remittance slip of a bank-transfer order, checked by its bytes and stored
+    (images re-encoded) in private storage; served only to its owner and to staff."""
+
+    order = models.ForeignKey(Order, models.CASCADE, related_name="payment_proofs", verbose_name=_("order"))
+    file = models.FileField(_("file"), upload_to=payment_proof_name, storage=documents_storage_callable)
+    content_type = models.CharField(_("content type"), max_length=32)
+    size = models.PositiveIntegerField(_("size in bytes"))
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    original_name = models.CharField(_("original file name"), max_length=200, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+", verbose_name=_("uploaded by")
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        verbose_name = _("remittance slip")
+        verbose_name_plural = _("remittance slips")
+
+    def __str__(self):
+        return f"{self.order} {self.uploaded_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def extension(self) -> str:
+        return {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}.get(self.content_type, "")

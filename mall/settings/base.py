@@ -4,6 +4,7 @@ every variable read here is listed in .env.example."""
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -216,9 +217,22 @@ INVOICE_TAX_CODE = env.str("INVOICE_TAX_CODE", default="3040201000000000000")
 # Days after approval when the system confirms receipt of an order still in trade.
 ORDER_AUTO_CONFIRM_DAYS = env.int("ORDER_AUTO_CONFIRM_DAYS", default=15)
 
+# Days an order may wait for review, or stay rejected, before the system closes it.
+ORDER_EXPIRE_DAYS = env.int("ORDER_EXPIRE_DAYS", default=30)
+# 到期提醒: days before a line's service ends when its reminder goes out.
+REMINDER_DAYS = env.list("REMINDER_DAYS", cast=int, default=[30, 7, 1])
+# SMS for reminders: a dotted path to a backend; the default writes to the log. The HTTP
+# gateway backend posts to SMS_GATEWAY_URL with SMS_GATEWAY_KEY.
+SMS_BACKEND = env.str("SMS_BACKEND", default="orders.sms.LogBackend")
+SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
+SMS_GATEWAY_KEY = env.str("SMS_GATEWAY_KEY", default="")
+
+# Scheduled jobs (celery beat; each is also a management command for the embedded default).
 CELERY_BEAT_SCHEDULE = {
     "documents-sweep": {"task": "invoicing.tasks.documents_sweep_task", "schedule": 60.0},
     "confirm-due-orders": {"task": "orders.tasks.orders_confirm_due_task", "schedule": 3600.0},
+    "expire-due-orders": {"task": "orders.tasks.orders_expire_due_task", "schedule": 3600.0},
+    "expiry-reminders": {"task": "orders.tasks.reminders_send_task", "schedule": crontab(hour=9, minute=0)},
 }
 
 LOGGING = {
