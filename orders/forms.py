@@ -110,7 +110,8 @@ class CheckoutForm(OrderDetailsForm):
     # One per checkout page: a repeated submit (double click, resend) returns the order it made.
     checkout_token = forms.UUIDField(widget=forms.HiddenInput)
 
-    def __init__(self, data=None, *, user, profiles, agreement, lines):
+    def __init__(self, data=None, *, user, profiles, agreement, lines, prefill=None):
+        """`prefill` overrides the initial values (a renewal's: invoice profile and 补充信息)."""
         self.profiles = list(profiles)
         self.current_agreement = agreement
         self.lines = list(lines)
@@ -121,6 +122,7 @@ class CheckoutForm(OrderDetailsForm):
             "reminder_name": user.real_name,
             "reminder_mobile": user.mobile,
             "reminder_email": user.email,
+            **(prefill or {}),
             "agreement": agreement.pk,
             "checkout_token": uuid.uuid4(),
         }

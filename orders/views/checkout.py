@@ -46,7 +46,9 @@ def checkout_cart(request):
     return _checkout(request, lines=[(item.service, item.quantity) for item in items], from_cart=True)
 
 
-def _checkout(request, *, lines, from_cart):
+def _checkout(request, *, lines, from_cart, profiles=None, prefill=None):
+    """The checkout page and its submission for `lines`; `profiles` (the customer's invoice
+    profiles, when the caller already read them) and `prefill` serve a renewal (views/renew.py)."""
     agreement = services.agreement_current()
     if agreement is None:
         # No published agreement: nothing can be accepted, so nothing can be ordered.
@@ -54,9 +56,10 @@ def _checkout(request, *, lines, from_cart):
     form = CheckoutForm(
         request.POST if request.method == "POST" else None,
         user=request.user,
-        profiles=invoice_profile_list(user=request.user),
+        profiles=invoice_profile_list(user=request.user) if profiles is None else profiles,
         agreement=agreement,
         lines=lines,
+        prefill=prefill,
     )
     if request.method == "POST":
         if RECALCULATE in request.POST:
