@@ -59,6 +59,15 @@ REFUNDS_FINANCE = frozenset(
         "refunds.complete_refund",
     }
 )
+# 咨询管理: reviewers and finance answer customers' inquiries (view the queue and its
+# threads, answer_inquiry). Nobody adds, changes or deletes them in the admin.
+INQUIRIES_ANSWER = frozenset(
+    {
+        "accounts.view_inquiry",
+        "accounts.view_inquirymessage",
+        "accounts.answer_inquiry",
+    }
+)
 
 # "app_label.codename" per group; a group has these and nothing else.
 GROUP_PERMISSIONS = {
@@ -73,7 +82,8 @@ GROUP_PERMISSIONS = {
         }
     )
     | CATALOG_VIEW
-    | CONTRACT_VIEW,
+    | CONTRACT_VIEW
+    | INQUIRIES_ANSWER,
     GROUP_FINANCE: frozenset(
         {
             "orders.view_order",
@@ -86,7 +96,8 @@ GROUP_PERMISSIONS = {
     | CATALOG_VIEW
     | CONTRACT_VIEW
     | INVOICING_FINANCE
-    | REFUNDS_FINANCE,
+    | REFUNDS_FINANCE
+    | INQUIRIES_ANSWER,
     # No delete on agreements: orders point at the version their customer accepted.
     GROUP_CATALOG: frozenset({"orders.add_agreement", "orders.change_agreement", "orders.view_agreement"})
     | CATALOG_MANAGE,

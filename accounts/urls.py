@@ -1,11 +1,7 @@
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
 from django.urls import path, reverse_lazy
-from django.utils.translation import gettext_lazy as _
 
-from mall.views import coming
-
-from . import forms, views
+from . import forms, views, views_inquiries
 
 app_name = "accounts"
 
@@ -68,5 +64,9 @@ urlpatterns = [
     path("account/messages/", views.message_list, name="messages"),
     path("account/messages/read-all/", views.messages_read_all, name="messages-read-all"),
     path("account/messages/<int:pk>/read/", views.message_read, name="message-read"),
-    path("account/inquiries/", login_required(coming), {"title": _("Inquiries")}, name="inquiries"),
+    path("account/inquiries/", views_inquiries.inquiry_list, name="inquiries"),
+    path("account/inquiries/new/", views_inquiries.inquiry_create, name="inquiry-create"),
+    path("account/inquiries/<int:pk>/", views_inquiries.inquiry_detail, name="inquiry-detail"),
+    path("account/inquiries/<int:pk>/reply/", views_inquiries.inquiry_reply, name="inquiry-reply"),
+    path("account/inquiries/<int:pk>/close/", views_inquiries.inquiry_close, name="inquiry-close"),
 ]

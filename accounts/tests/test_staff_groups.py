@@ -62,10 +62,17 @@ AT_0006 = {
 }
 # Since 0007: finance works the refund queue; reviewers and catalog managers get nothing of it.
 REFUNDS_FINANCE = {"refunds.view_refundrequest", "refunds.review_refund", "refunds.complete_refund"}
-EXPECTED = {
+AT_0007 = {
     GROUP_REVIEWERS: AT_0006[GROUP_REVIEWERS],
     GROUP_FINANCE: AT_0006[GROUP_FINANCE] | REFUNDS_FINANCE,
     GROUP_CATALOG: AT_0006[GROUP_CATALOG],
+}
+# Since 0009: reviewers and finance answer inquiries; catalog managers get nothing of them.
+INQUIRIES_ANSWER = {"accounts.view_inquiry", "accounts.view_inquirymessage", "accounts.answer_inquiry"}
+EXPECTED = {
+    GROUP_REVIEWERS: AT_0007[GROUP_REVIEWERS] | INQUIRIES_ANSWER,
+    GROUP_FINANCE: AT_0007[GROUP_FINANCE] | INQUIRIES_ANSWER,
+    GROUP_CATALOG: AT_0007[GROUP_CATALOG],
 }
 # What accounts.0002 granted, and so what unapplying 0005 restores.
 BEFORE = {GROUP_REVIEWERS: CATALOG_VIEW, GROUP_FINANCE: CATALOG_VIEW, GROUP_CATALOG: CATALOG_MANAGE}
@@ -185,18 +192,53 @@ class TestRefundsMigrationFunctions:
         Group.objects.get(name=GROUP_REVIEWERS).permissions.add(permission("refunds.review_refund"))
         migration.forwards()
         migration.forwards()
-        assert all_group_permissions() == EXPECTED
+        assert all_group_permissions() == AT_0007
 
     def test_backwards_restores_what_0006_set(self, migration):
         migration.backwards()
         assert all_group_permissions() == AT_0006
         migration.forwards()
-        assert all_group_permissions() == EXPECTED
+        assert all_group_permissions() == AT_0007
 
     def test_no_group_but_finance_has_any_refund_permission(self):
         for name in (GROUP_REVIEWERS, GROUP_CATALOG):
             assert not {p for p in permissions_of(name) if p.startswith("refunds.")}
         assert {p for p in permissions_of(GROUP_FINANCE) if p.startswith("refunds.")} == REFUNDS_FINANCE
+
+
+@pytest.mark.django_db
+class TestInquiriesMigrationFunctions:
+    """0009: the inquiry permissions, reviewers' and finance's, on the historical models."""
+
+    @pytest.fixture
+    def migration(self):
+        name = ("accounts", "0009_inquiries_group_permissions")
+        module = import_module(f"accounts.migrations.{name[1]}")
+        state_apps = MigrationExecutor(connection).loader.project_state(name).apps
+        schema_editor = SimpleNamespace(connection=connection)
+        return SimpleNamespace(
+            forwards=lambda: module.forwards(state_apps, schema_editor),
+            backwards=lambda: module.backwards(state_apps, schema_editor),
+        )
+
+    def test_forwards_sets_the_list_removing_grants_made_by_hand(self, migration):
+        Group.objects.get(name=GROUP_CATALOG).permissions.add(permission("accounts.answer_inquiry"))
+        Group.objects.get(name=GROUP_FINANCE).permissions.add(permission("accounts.delete_inquiry"))
+        Group.objects.get(name=GROUP_REVIEWERS).permissions.remove(permission("accounts.answer_inquiry"))
+        migration.forwards()
+        migration.forwards()
+        assert all_group_permissions() == EXPECTED
+
+    def test_backwards_restores_what_0007_set(self, migration):
+        migration.backwards()
+        assert all_group_permissions() == AT_0007
+        migration.forwards()
+        assert all_group_permissions() == EXPECTED
+
+    def test_catalog_managers_have_no_inquiry_permission(self):
+        assert not {p for p in permissions_of(GROUP_CATALOG) if "inquir" in p}
+        for name in (GROUP_REVIEWERS, GROUP_FINANCE):
+            assert {p for p in permissions_of(name) if "inquir" in p} == INQUIRIES_ANSWER
 
 
 @pytest.mark.django_db(transaction=True)
@@ -225,6 +267,8 @@ MATRIX = {
     "admin:accounts_invoiceprofile_changelist": (403,    200,    403,    302),
     "admin:refunds_refundrequest_changelist":   (403,    200,    403,    302),
     "admin:refunds_refundrequest_add":          (403,    403,    403,    302),
+    "admin:accounts_inquiry_changelist":        (200,    200,    403,    302),
+    "admin:accounts_inquiry_add":               (403,    403,    403,    302),
 }
 ROLE_USERS = {
     "reviewer": {"staff": True, "groups": [GROUP_REVIEWERS]},
