@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import account, checkout
+from .views import account, checkout, renew
 
 app_name = "orders"
 
@@ -18,4 +18,5 @@ urlpatterns = [
     path("account/orders/<str:number>/edit/", account.order_edit, name="edit"),
     path("account/orders/<str:number>/cancel/", account.order_cancel, name="cancel"),
     path("account/orders/<str:number>/confirm/", account.order_confirm, name="confirm"),
+    path("account/orders/<str:number>/renew/", renew.order_renew, name="renew"),
 ]

@@ -34,6 +34,8 @@ STATUS_LABELS = dict(Order.Status.choices)
 CONFIRMED_STATUSES = (Order.Status.SUCCESS, Order.Status.REFUNDING, Order.Status.REFUNDED)
 # Where 退款 may be offered; the order detail says why when it is not.
 REFUND_STATUSES = (Order.Status.IN_TRADE, Order.Status.SUCCESS)
+# Where 续订 (views/renew.py) is offered.
+RENEWABLE_STATUSES = (Order.Status.SUCCESS,)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Actions:
     refund: bool
     # Why 退款 is not offered (refunds.services.refund_problem); "" when it is.
     refund_problem: str = ""
+    renew: bool = False
 
     @classmethod
     def of(cls, order: Order) -> "Actions":
@@ -58,6 +61,7 @@ class Actions:
             confirm=can_proceed(order.confirm_receipt),
             refund=problem is None,
             refund_problem=problem or "",
+            renew=order.status in RENEWABLE_STATUSES,
         )
 
 
