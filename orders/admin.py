@@ -13,14 +13,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django_fsm import can_proceed
 
-from . import export, services
+from . import export, proofs, services
 from .admin_forms import OrderApproveForm, OrderReasonForm
 from .exceptions import OrderError, TransitionRefused
-from .models import Agreement, Order, OrderEvent, OrderLine
+from .models import Agreement, Order, OrderEvent, OrderLine, PaymentProof
 from .selectors import service_end_for
 from .templatetags.order_admin import waiting_time
 
 S = Order.Status
+S_PAY = Order.PaymentMethod
 AWAITING = Q(status=S.AWAITING_PAYMENT)
 EXPORT_CHUNK = 500
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -109,6 +110,25 @@ class OrderEventInline(ReadOnlyInline):
         return event.note_display
 
 
+class PaymentProofInline(ReadOnlyInline):
+    """上传回单: the order's remittance slips, each a download through the admin (the files
+    have no public URL). Shown to whoever may view the order."""
+
+    model = PaymentProof
+    fields = ["uploaded_at", "download", "content_type", "size", "sha256"]
+    readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("orders.view_order")
+
+    @admin.display(description=gettext_lazy("file"))
+    def download(self, proof):
+        url = reverse("admin:orders_order_payment_proof", args=[proof.order_id, proof.pk])
+        return format_html(
+            '<a href="{}" data-testid="admin-payment-proof-download">{}</a>', url, proof.original_name or proof.pk
+        )
+
+
 def _status_label(value):
     return S(value).label if value in S.values else value
 
@@ -157,7 +177,7 @@ class OrderAdmin(admin.ModelAdmin):
         Case(When(~AWAITING, then="submitted_at")).desc(),
     ]
     actions = ["approve_selected", "reject_selected"]
-    inlines = [OrderLineInline, OrderEventInline]
+    inlines = [OrderLineInline, OrderEventInline, PaymentProofInline]
     fieldsets = [
         (None, {"fields": ["number", "status_label", "customer_name", "customer_contact", "submitted_at", "updated_at"]}),
         (gettext_lazy("Supplementary information"), {"fields": list(services.DETAIL_FIELDS)}),
@@ -298,6 +318,11 @@ class OrderAdmin(admin.ModelAdmin):
             path("<path:object_id>/approve/", view(self.approve_view), name="%s_%s_approve" % info),
             path("<path:object_id>/reject/", view(self.reject_view), name="%s_%s_reject" % info),
             path("<path:object_id>/close/", view(self.close_view), name="%s_%s_close" % info),
+            path(
+                "<path:object_id>/payment-proof/<int:pk>/",
+                view(self.payment_proof_view),
+                name="%s_%s_payment_proof" % info,
+            ),
             path("export/csv/", view(self.export_view), {"extension": "csv"}, name="%s_%s_export_csv" % info),
             path("export/xlsx/", view(self.export_view), {"extension": "xlsx"}, name="%s_%s_export_xlsx" % info),
             *super().get_urls(),
@@ -328,9 +353,25 @@ class OrderAdmin(admin.ModelAdmin):
             (line, service_end_for(start=start, months=line.service.period_months))
             for line in order.lines.select_related("service")
         ]
+        # The service refuses these too; the page says so before the reviewer tries.
+        proof_missing = order.payment_method == S_PAY.BANK_TRANSFER and not order.payment_proofs.exists()
         return self._render_move_page(
-            request, order, "admin/orders/order/approve.html", _("Approve order %(number)s"), form, lines=lines
+            request,
+            order,
+            "admin/orders/order/approve.html",
+            _("Approve order %(number)s"),
+            form,
+            lines=lines,
+            proof_missing=proof_missing,
         )
+
+    def payment_proof_view(self, request, object_id, pk):
+        """A remittance slip of the order, for staff who may view orders (403 otherwise)."""
+        order = self._order_or_404(request, object_id, allowed=self.has_view_permission)
+        proof = order.payment_proofs.filter(pk=pk).first()
+        if proof is None:
+            raise Http404
+        return proofs.payment_proof_response(proof)
 
     def reject_view(self, request, object_id):
         """驳回: the reason is required and shown to the customer."""

@@ -79,6 +79,7 @@ ACTION_LABELS = {
     "expire": gettext_lazy("Expire"),
     "confirm_receipt": gettext_lazy("Confirm receipt"),
     "edit": gettext_lazy("Modify information"),
+    "upload_payment_proof": gettext_lazy("Upload remittance slip"),
     # Written by the invoicing app on the order's timeline.
     "documents_ready": gettext_lazy("Invoice information and e-contract ready"),
     "invoice_issue": gettext_lazy("Invoice issued"),
@@ -550,6 +551,10 @@ def order_approve(
             raise OrderError(
                 _("The service start must be between the order date %(earliest)s and %(latest)s.")
                 % {"earliest": earliest, "latest": latest}
+            )
+        if o.payment_method == Order.PaymentMethod.BANK_TRANSFER and not o.payment_proofs.exists():
+            raise OrderError(
+                _("A bank-transfer order needs a remittance slip before it can be approved: ask the customer to upload one.")
             )
         o.paid_amount = money(o.total if paid_amount is None else paid_amount)
         if o.paid_amount < 0 or o.paid_amount > o.total:

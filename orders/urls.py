@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import account, checkout, renew
+from .views import account, checkout, proofs, renew
 
 app_name = "orders"
 
@@ -18,5 +18,11 @@ urlpatterns = [
     path("account/orders/<str:number>/edit/", account.order_edit, name="edit"),
     path("account/orders/<str:number>/cancel/", account.order_cancel, name="cancel"),
     path("account/orders/<str:number>/confirm/", account.order_confirm, name="confirm"),
+    path("account/orders/<str:number>/payment-proof/", proofs.payment_proof_upload, name="payment-proof"),
+    path(
+        "account/orders/<str:number>/payment-proof/<int:pk>/",
+        proofs.payment_proof_download,
+        name="payment-proof-download",
+    ),
     path("account/orders/<str:number>/renew/", renew.order_renew, name="renew"),
 ]

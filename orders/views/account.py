@@ -34,6 +34,8 @@ STATUS_LABELS = dict(Order.Status.choices)
 CONFIRMED_STATUSES = (Order.Status.SUCCESS, Order.Status.REFUNDING, Order.Status.REFUNDED)
 # Where 退款 may be offered; the order detail says why when it is not.
 REFUND_STATUSES = (Order.Status.IN_TRADE, Order.Status.SUCCESS)
+# Where 上传回单 is offered (orders.proofs.UPLOAD_STATUSES; not imported: proofs imports services).
+PROOF_STATUSES = (Order.Status.AWAITING_PAYMENT, Order.Status.REJECTED, Order.Status.IN_TRADE)
 # Where 续订 (views/renew.py) is offered.
 RENEWABLE_STATUSES = (Order.Status.SUCCESS,)
 
@@ -48,6 +50,8 @@ class Actions:
     refund: bool
     # Why 退款 is not offered (refunds.services.refund_problem); "" when it is.
     refund_problem: str = ""
+    # 上传回单 (views/proofs.py).
+    upload_proof: bool = False
     renew: bool = False
 
     @classmethod
@@ -61,6 +65,7 @@ class Actions:
             confirm=can_proceed(order.confirm_receipt),
             refund=problem is None,
             refund_problem=problem or "",
+            upload_proof=order.status in PROOF_STATUSES,
             renew=order.status in RENEWABLE_STATUSES,
         )
 
@@ -100,14 +105,14 @@ def order_view(*methods):
     def decorator(view):
         @login_required
         @wraps(view)
-        def wrapper(request, number):
+        def wrapper(request, number, **kwargs):
             try:
                 order = selectors.order_get_for_customer(customer=request.user, number=number)
             except Order.DoesNotExist:
                 raise Http404 from None
             if request.method not in methods:
                 return HttpResponseNotAllowed(methods)
-            return view(request, order)
+            return view(request, order, **kwargs)
 
         return wrapper
 
