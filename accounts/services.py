@@ -76,9 +76,11 @@ def product_key_delete(*, user: User, pk: int) -> None:
     ProductKey.objects.get(user=user, pk=pk).delete()
 
 
-def email_send(*, subject: str, body: str, to: list[str], html_body: str | None = None, from_email: str | None = None) -> None:
-    """Send one email now (plain text, with an HTML alternative when given)."""
-    message = EmailMultiAlternatives(subject, body, from_email, to)
+def email_send(
+    *, subject: str, body: str, to: list[str], html_body: str | None = None, from_email: str | None = None, cc: list[str] | None = None
+) -> None:
+    """Send one email now (plain text, with an HTML alternative when given; `cc` in copy)."""
+    message = EmailMultiAlternatives(subject, body, from_email, to, cc=cc or None)
     if html_body:
         message.attach_alternative(html_body, "text/html")
     message.send()

@@ -9,14 +9,14 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, max_retries=6)
-def email_send_task(self, *, subject, body, to, html_body=None, from_email=None):
+def email_send_task(self, *, subject, body, to, html_body=None, from_email=None, cc=None):
     """Send an email outside the request; a flaky mail server is retried with backoff.
 
     In-process (no REDIS_URL) a retry would run at once, inside the request, with no
     backoff: there a failure is logged and the request goes on.
     """
     try:
-        services.email_send(subject=subject, body=body, to=to, html_body=html_body, from_email=from_email)
+        services.email_send(subject=subject, body=body, to=to, html_body=html_body, from_email=from_email, cc=cc)
     except (SMTPException, OSError) as error:
         if self.request.is_eager:
             logger.exception("email to %s not sent (in-process mode sends once)", to)

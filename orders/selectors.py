@@ -106,3 +106,17 @@ def service_end_for(*, start: date, months: int | None) -> date | None:
     if not months:
         return None
     return start + relativedelta(months=months) - timedelta(days=1)
+
+
+# Orders whose services run: reminders go out and My Orders flags lines ending soon.
+ACTIVE_STATUSES = (Order.Status.IN_TRADE, Order.Status.SUCCESS)
+# My Orders flags a line whose service ends within this many days (today included).
+ENDING_SOON_DAYS = 30
+
+
+def line_ending_soon(line: OrderLine, *, today: date | None = None) -> bool:
+    """Whether `line` of an active order has its service ending within ENDING_SOON_DAYS."""
+    if line.service_end is None or line.order.status not in ACTIVE_STATUSES:
+        return False
+    today = today or timezone.localdate()
+    return 0 <= (line.service_end - today).days <= ENDING_SOON_DAYS

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -78,6 +78,7 @@ ACTION_LABELS = {
     "close": gettext_lazy("Close order"),
     "expire": gettext_lazy("Expire"),
     "confirm_receipt": gettext_lazy("Confirm receipt"),
+    "reminder": gettext_lazy("Expiry reminder sent"),
     "edit": gettext_lazy("Modify information"),
     "upload_payment_proof": gettext_lazy("Upload remittance slip"),
     # Written by the invoicing app on the order's timeline.
@@ -259,6 +260,7 @@ def order_submit(
                 order,
                 title=gettext_lazy("Order %(number)s submitted"),
                 body=gettext_lazy("Your order is awaiting review. We will tell you the result here."),
+                email=True,
             )
     except IntegrityError:
         # A concurrent repeat of this checkout won the race: answer with its order.
@@ -625,13 +627,26 @@ def order_close(*, order: Order, actor, reason: str) -> Order:
 
 
 def order_expire(*, order: Order) -> Order:
-    """The system closes an order left awaiting review or rejected for too long."""
+    """The system closes an order left awaiting review or rejected for too long; the
+    customer is told."""
 
     def apply(o):
         o.failed_at = timezone.now()
         return ["failed_at"]
 
-    return _change(order, "expire", actor=None, apply=apply)[0]
+    with transaction.atomic():
+        expired, moved = _change(order, "expire", actor=None, apply=apply)
+        if moved:
+            _notify(
+                expired,
+                title=gettext_lazy("Order %(number)s expired"),
+                body=gettext_lazy(
+                    "The order was not completed within %(days)s days and was closed. You can place a new order at any time."
+                ),
+                params={"days": settings.ORDER_EXPIRE_DAYS},
+                email=True,
+            )
+    return expired
 
 
 def order_confirm_receipt(*, order: Order, actor=None) -> Order:
@@ -653,6 +668,7 @@ def order_confirm_receipt(*, order: Order, actor=None) -> Order:
                 confirmed,
                 title=gettext_lazy("Order %(number)s completed"),
                 body=gettext_lazy("Thank you. The invoice information is being prepared."),
+                email=True,
             )
             import_string(settings.ORDER_DOCUMENTS_HOOK)(order=confirmed)
     return confirmed
@@ -679,3 +695,38 @@ def orders_confirm_due(*, now=None) -> list[str]:
         if moved.status == Order.Status.SUCCESS:
             confirmed.append(order.number)
     return confirmed
+
+
+def _expire_due(now):
+    """Orders awaiting review for ORDER_EXPIRE_DAYS since they were submitted (or last
+    resubmitted), or rejected for as long since the rejection."""
+    cutoff = now - timedelta(days=settings.ORDER_EXPIRE_DAYS)
+    resubmitted_since = OrderEvent.objects.filter(order=OuterRef("pk"), action="resubmit", at__gt=cutoff)
+    return Order.objects.filter(
+        Q(status=Order.Status.AWAITING_PAYMENT, submitted_at__lte=cutoff) & ~Exists(resubmitted_since)
+        | Q(status=Order.Status.REJECTED, rejected_at__lte=cutoff)
+    )
+
+
+def orders_expire_due(*, now=None) -> list[str]:
+    """The system closes (交易失败) every order left awaiting review or rejected for
+    ORDER_EXPIRE_DAYS, each in its own transaction, telling its customer. Returns the
+    numbers expired; an order that fails is logged and left for the next run."""
+    now = now or timezone.now()
+    expired = []
+    for pk, number in _expire_due(now).order_by("submitted_at", "pk").values_list("pk", "number"):
+        try:
+            with transaction.atomic():
+                # Checked again under the lock: the customer may have resubmitted or cancelled meanwhile.
+                order = _expire_due(now).select_for_update(of=("self",)).filter(pk=pk).first()
+                if order is None:
+                    continue
+                order_expire(order=order)
+        except OrderError:
+            logger.info("order %s moved on before it expired", number)
+            continue
+        except Exception:  # one broken order must not stop the others
+            logger.exception("expiry of order %s failed", number)
+            continue
+        expired.append(number)
+    return expired
