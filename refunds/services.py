@@ -188,6 +188,7 @@ def refund_withdraw(*, refund: RefundRequest, actor) -> RefundRequest:
             order,
             title=gettext_lazy("Refund %(refund)s of order %(number)s withdrawn"),
             params={"refund": locked.number},
+            email=True,
         )
     return locked
 

@@ -364,7 +364,8 @@ class TestWithdraw:
         assert events(order, "withdraw_refund") == [("withdraw_refund", S.REFUNDING, status, "customer")]
         assert Message.objects.filter(user=order.customer).count() == messages + 1
         assert refund.number in last_message(order).title
-        assert mail.outbox == []  # the customer did it: a message, no email
+        assert [m.to for m in mail.outbox] == [[order.customer.email]]  # a record of it, as for every step
+        assert refund.number in mail.outbox[0].subject
         assert services.refund_problem(order) is None  # a new refund may be asked
 
     def test_withdrawing_twice_is_a_no_op(self, order):
