@@ -51,8 +51,3 @@ def readyz(request):
 
 def help_page(request):
     return render(request, "help.html")
-
-
-def coming(request, *, title):
-    """A user-centre page whose feature a later release brings."""
-    return render(request, "accounts/coming.html", {"title": title})

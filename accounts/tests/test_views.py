@@ -11,7 +11,7 @@ import pytest
 from django.core import mail
 from django.utils import translation
 from django.utils.html import escape
-from pytest_django.asserts import assertContains, assertNotContains, assertRedirects, assertTemplateNotUsed, assertTemplateUsed
+from pytest_django.asserts import assertContains, assertNotContains, assertRedirects, assertTemplateUsed
 
 from accounts.models import ProductKey, User
 from accounts.tests.factories import PASSWORD, ProductKeyFactory, UserFactory
@@ -639,10 +639,14 @@ def test_product_key_delete_by_an_anonymous_visitor_redirects_to_sign_in_and_del
     assert ProductKey.objects.filter(pk=key.pk).exists()
 
 
-# --- Placeholder user-centre pages ------------------------------------------------
+# --- The user-centre menu ------------------------------------------------------------
 
-PLACEHOLDER_PAGES = [
+CENTRE_PAGES = [
+    "/account/orders/",
+    "/account/invoices/",
     "/account/inquiries/",
+    "/account/refunds/",
+    "/account/messages/",
 ]
 MENU_LINKS = [
     "/account/orders/",
@@ -657,21 +661,19 @@ MENU_LINKS = [
 ]
 
 
-@pytest.mark.parametrize("path", PLACEHOLDER_PAGES)
-def test_placeholder_page_renders_with_the_user_centre_menu(user_client, path):
-    """The former placeholders are real pages now (inquiries: accounts/tests/test_inquiries.py)."""
+@pytest.mark.parametrize("path", CENTRE_PAGES)
+def test_user_centre_pages_render_with_the_menu(user_client, path):
     response = user_client.get(path)
 
     assert response.status_code == 200
-    assertTemplateNotUsed(response, "accounts/coming.html")
     assertTemplateUsed(response, "accounts/centre_base.html")
     assertContains(response, 'class="col-md-3 centre-menu"')
     for link in MENU_LINKS:
         assertContains(response, f'href="{link}"')
 
 
-@pytest.mark.parametrize("path", sorted(set(PLACEHOLDER_PAGES) & set(MENU_LINKS)))
-def test_placeholder_page_marks_its_menu_item_active(user_client, path):
+@pytest.mark.parametrize("path", sorted(set(CENTRE_PAGES) & set(MENU_LINKS)))
+def test_a_centre_page_marks_its_menu_item_active(user_client, path):
     response = user_client.get(path)
 
     assertContains(response, f'list-group-item-action active" href="{path}"', count=1)
