@@ -56,3 +56,24 @@ def artifacts_dir():
     """test-artifacts/ at the repository root (gitignored); CI keeps what lands here."""
     ARTIFACTS_DIR.mkdir(exist_ok=True)
     return ARTIFACTS_DIR
+
+
+@pytest.fixture(autouse=True)
+def _no_csp_violations(request):
+    """A test using `page` fails when Chromium reports a Content-Security-Policy
+    violation (an inline script, style or handler the policy refused) on any page of
+    its browser context: the page would be broken for real visitors too."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page = request.getfixturevalue("page")
+    violations = []
+
+    def listen(p):
+        p.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+
+    listen(page)
+    page.context.on("page", listen)
+    yield
+    if violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations), pytrace=False)
