@@ -9,6 +9,7 @@ from django.contrib.auth.forms import (
 from axes.utils import reset as axes_reset
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
+from mall.celery import enqueue_on_commit
 
 from .models import Address, InvoiceProfile, User
 from .tasks import email_send_task
@@ -69,8 +70,8 @@ class PasswordResetRequestForm(PasswordResetForm):
         subject = "".join(render_to_string(subject_template_name, context).splitlines())
         body = render_to_string(email_template_name, context)
         html_body = render_to_string(html_email_template_name, context) if html_email_template_name else None
-        email_send_task.delay_on_commit(
-            subject=subject, body=body, to=[to_email], html_body=html_body, from_email=from_email
+        enqueue_on_commit(
+            email_send_task, subject=subject, body=body, to=[to_email], html_body=html_body, from_email=from_email
         )
 
 

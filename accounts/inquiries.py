@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from mall.celery import enqueue_on_commit
 
 from .exceptions import AccountError
 from .models import Inquiry, InquiryMessage, Message, User
@@ -238,7 +239,8 @@ def _notify_answered(inquiry: Inquiry, *, body: str) -> None:
             subjects.append(context["headline"])
             texts.append(render_to_string("accounts/emails/inquiry_answered.txt", context))
             htmls.append(render_to_string("accounts/emails/inquiry_answered.html", context))
-    email_send_task.delay_on_commit(
+    enqueue_on_commit(
+        email_send_task,
         subject=" / ".join(subjects),
         body="\n\n--------\n\n".join(texts),
         html_body="<hr>".join(htmls),

@@ -28,6 +28,7 @@ from django.utils.translation import ngettext
 
 from accounts import services as account_services
 from accounts.tasks import email_send_task
+from mall.celery import enqueue_on_commit
 
 from . import tasks
 from .models import Order, OrderLine, ReminderSent
@@ -147,7 +148,8 @@ def _reminder_notify(order: Order, line: OrderLine, days: int) -> None:
             subjects.append(title)
             texts.append(render_to_string("orders/emails/reminder.txt", context))
             htmls.append(render_to_string("orders/emails/reminder.html", context))
-    email_send_task.delay_on_commit(
+    enqueue_on_commit(
+        email_send_task,
         subject=" / ".join(subjects),
         body="\n\n--------\n\n".join(texts),
         html_body="<hr>".join(htmls),
@@ -155,4 +157,4 @@ def _reminder_notify(order: Order, line: OrderLine, days: int) -> None:
         cc=[order.reminder_cc_email] if order.reminder_cc_email else None,
     )
     if order.reminder_mobile:
-        tasks.sms_send_task.delay_on_commit(mobile=order.reminder_mobile, text=sms_text)
+        enqueue_on_commit(tasks.sms_send_task, mobile=order.reminder_mobile, text=sms_text)

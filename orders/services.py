@@ -28,6 +28,7 @@ from accounts.services import invoice_profile_create, message_send
 from accounts.tasks import email_send_task
 from accounts.validators import cn_mobile_to_e164
 from catalog.models import Service
+from mall.celery import enqueue_on_commit
 
 from .exceptions import OrderError, TransitionRefused
 from .models import Agreement, CartItem, DailySerial, Order, OrderEvent, OrderLine
@@ -425,7 +426,8 @@ def _notify(order: Order, *, title, body="", email: bool = False, params: dict |
             subjects.append(str(title) % number)
             texts.append(render_to_string("orders/emails/order_status.txt", context))
             htmls.append(render_to_string("orders/emails/order_status.html", context))
-    email_send_task.delay_on_commit(
+    enqueue_on_commit(
+        email_send_task,
         subject=" / ".join(subjects),
         body="\n\n--------\n\n".join(texts),
         html_body="<hr>".join(htmls),

@@ -24,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core import mail
 from django.conf import settings as django_settings
 from django.core.files.storage import FileSystemStorage
 from django.utils import timezone
@@ -233,6 +234,8 @@ def test_with_redis_down_the_confirmation_succeeds_and_the_sweeper_sends_the_job
     assert (job.status, job.attempts, job.enqueued_at) == (DocumentJob.Status.PENDING, 0, None)
     assert "not sent to a worker" in caplog.text
     assert not Invoice.objects.filter(order=order).exists()
+    # The customer's email about it could not reach a worker either: it went from here.
+    assert any(order.number in message.subject for message in mail.outbox)
     assert not Contract.objects.filter(order=order).exists()
     # Nothing runs it while Redis is down, nor does the sweeper before its time.
     assert invoicing_services.documents_sweep() == []
