@@ -22,13 +22,13 @@ from .models import RefundRequest
 PAGE_SIZE = 20
 
 
-@order_view("GET", "POST")
+@order_view("GET", "HEAD", "POST")
 def refund_request(request, order):
     """提交退款: the form while 退款 is offered for the order (refund_problem is None);
     otherwise back to the order with the reason."""
     selectors.orders_prefetch_for_refund([order])
     problem = services.refund_problem(order)
-    if problem and request.method == "GET":
+    if problem and request.method in ("GET", "HEAD"):
         messages.warning(request, problem)
         return redirect(order)
     form = RefundRequestForm(request.POST or None, order=order, customer=request.user)

@@ -10,6 +10,7 @@ database state and the services' effects, never the project's Chinese text.
 
 import csv
 import io
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -428,6 +429,11 @@ class TestComplete:
         assert {"purpose", "original", "red_reason"} <= set(
             field for fieldset in change.context["adminform"].fieldsets for field in fieldset[1]["fields"]
         )
+
+        issue_page = finance_client.get(reverse("admin:invoicing_invoice_issue", args=[red.pk]))
+        summary = re.search(r'<td data-testid="invoice-purpose"[^>]*>(.*?)</td>', issue_page.text, re.S)
+        assert summary and invoice_number(5) in summary.group(1)  # finance sees what it reverses
+        assert 'data-purpose="red_letter"' in issue_page.text
 
         response = finance_client.post(
             reverse("admin:invoicing_invoice_issue", args=[red.pk]),

@@ -339,6 +339,14 @@ class TestRefundForm:
 
         assert signed_in.put(request_url(order)).status_code == 405
 
+    def test_head_answers_like_get(self, signed_in, customer):
+        order = refundable(customer=customer)
+
+        response = signed_in.head(request_url(order))
+
+        assert response.status_code == 200 and response.content == b""
+        assert not RefundRequest.objects.exists()
+
 
 # --- 退款管理 -----------------------------------------------------------------------------------
 
