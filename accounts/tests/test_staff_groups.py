@@ -92,6 +92,18 @@ def permission(name):
     return Permission.objects.get(content_type__app_label=app_label, codename=codename)
 
 
+def migration_functions(name: str) -> SimpleNamespace:
+    """forwards() and backwards() of accounts migration `name`, run on the historical models
+    of its state, inside the test's transaction."""
+    module = import_module(f"accounts.migrations.{name}")
+    state_apps = MigrationExecutor(connection).loader.project_state(("accounts", name)).apps
+    schema_editor = SimpleNamespace(connection=connection)  # only its alias is read
+    return SimpleNamespace(
+        forwards=lambda: module.forwards(state_apps, schema_editor),
+        backwards=lambda: module.backwards(state_apps, schema_editor),
+    )
+
+
 @pytest.mark.django_db
 class TestGroupPermissions:
     @pytest.mark.parametrize("name", EXPECTED)
@@ -108,13 +120,7 @@ class TestMigrationFunctions:
 
     @pytest.fixture
     def migration(self):
-        module = import_module(f"accounts.migrations.{MIGRATION[1]}")
-        state_apps = MigrationExecutor(connection).loader.project_state(MIGRATION).apps
-        schema_editor = SimpleNamespace(connection=connection)  # only its alias is read
-        return SimpleNamespace(
-            forwards=lambda: module.forwards(state_apps, schema_editor),
-            backwards=lambda: module.backwards(state_apps, schema_editor),
-        )
+        return migration_functions(MIGRATION[1])
 
     def test_forwards_sets_the_list_removing_grants_made_by_hand(self, migration):
         reviewers = Group.objects.get(name=GROUP_REVIEWERS)
@@ -148,14 +154,7 @@ class TestInvoicingMigrationFunctions:
 
     @pytest.fixture
     def migration(self):
-        name = ("accounts", "0006_invoicing_group_permissions")
-        module = import_module(f"accounts.migrations.{name[1]}")
-        state_apps = MigrationExecutor(connection).loader.project_state(name).apps
-        schema_editor = SimpleNamespace(connection=connection)
-        return SimpleNamespace(
-            forwards=lambda: module.forwards(state_apps, schema_editor),
-            backwards=lambda: module.backwards(state_apps, schema_editor),
-        )
+        return migration_functions("0006_invoicing_group_permissions")
 
     def test_forwards_sets_the_list_removing_grants_made_by_hand(self, migration):
         Group.objects.get(name=GROUP_FINANCE).permissions.add(permission("invoicing.delete_invoice"))
@@ -177,14 +176,7 @@ class TestRefundsMigrationFunctions:
 
     @pytest.fixture
     def migration(self):
-        name = ("accounts", "0007_refunds_group_permissions")
-        module = import_module(f"accounts.migrations.{name[1]}")
-        state_apps = MigrationExecutor(connection).loader.project_state(name).apps
-        schema_editor = SimpleNamespace(connection=connection)
-        return SimpleNamespace(
-            forwards=lambda: module.forwards(state_apps, schema_editor),
-            backwards=lambda: module.backwards(state_apps, schema_editor),
-        )
+        return migration_functions("0007_refunds_group_permissions")
 
     def test_forwards_sets_the_list_removing_grants_made_by_hand(self, migration):
         Group.objects.get(name=GROUP_FINANCE).permissions.add(permission("refunds.delete_refundrequest"))
@@ -212,14 +204,7 @@ class TestInquiriesMigrationFunctions:
 
     @pytest.fixture
     def migration(self):
-        name = ("accounts", "0009_inquiries_group_permissions")
-        module = import_module(f"accounts.migrations.{name[1]}")
-        state_apps = MigrationExecutor(connection).loader.project_state(name).apps
-        schema_editor = SimpleNamespace(connection=connection)
-        return SimpleNamespace(
-            forwards=lambda: module.forwards(state_apps, schema_editor),
-            backwards=lambda: module.backwards(state_apps, schema_editor),
-        )
+        return migration_functions("0009_inquiries_group_permissions")
 
     def test_forwards_sets_the_list_removing_grants_made_by_hand(self, migration):
         Group.objects.get(name=GROUP_CATALOG).permissions.add(permission("accounts.answer_inquiry"))
