@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed
 
 from orders.models import Order
+from orders.selectors import CONFIRMED_STATUSES
 from orders.services import order_event_record, order_notify
 
 from . import pdf, seal, signing
@@ -37,8 +38,6 @@ from .validators import validate_invoice_number
 
 logger = logging.getLogger(__name__)
 
-# Orders whose receipt was confirmed: they have (or are owed) their documents.
-CONFIRMED_STATUSES = (Order.Status.SUCCESS, Order.Status.REFUNDING, Order.Status.REFUNDED)
 ISSUED_PDF_MAX_BYTES = 10 * 1024 * 1024
 UNIT_PRICE_PLACES = Decimal("0.00000001")  # tax systems take unit prices to 8 places
 

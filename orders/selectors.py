@@ -108,6 +108,8 @@ def service_end_for(*, start: date, months: int | None) -> date | None:
     return start + relativedelta(months=months) - timedelta(days=1)
 
 
+# Orders whose receipt was confirmed: they have (or are owed) an invoice and a contract.
+CONFIRMED_STATUSES = (Order.Status.SUCCESS, Order.Status.REFUNDING, Order.Status.REFUNDED)
 # Orders whose services run: reminders go out and My Orders flags lines ending soon.
 ACTIVE_STATUSES = (Order.Status.IN_TRADE, Order.Status.SUCCESS)
 # My Orders flags a line whose service ends within this many days (today included).

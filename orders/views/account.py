@@ -30,8 +30,6 @@ from ..models import Order
 PAGE_SIZE = 10
 
 STATUS_LABELS = dict(Order.Status.choices)
-# Orders whose receipt was confirmed: they have an invoice and a contract.
-CONFIRMED_STATUSES = (Order.Status.SUCCESS, Order.Status.REFUNDING, Order.Status.REFUNDED)
 # Where 退款 may be offered; the order detail says why when it is not.
 REFUND_STATUSES = (Order.Status.IN_TRADE, Order.Status.SUCCESS)
 # Where 上传回单 is offered (orders.proofs.UPLOAD_STATUSES; not imported: proofs imports services).
@@ -170,7 +168,7 @@ def order_detail(request, order):
         ],
         "refund_offered_here": order.status in REFUND_STATUSES,
     }
-    if order.status in CONFIRMED_STATUSES:  # 发票信息 and the e-contract (invoicing app)
+    if order.status in selectors.CONFIRMED_STATUSES:  # 发票信息 and the e-contract (invoicing app)
         context["invoices"] = list(order.invoices.all())
         context["contract"] = getattr(order, "contract", None)
     return render(request, "orders/order_detail.html", context)
