@@ -160,12 +160,13 @@ CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # Redis: the Celery broker and the shared cache. Unset, tasks run in-process
-# after the transaction commits and the cache is per process.
+# after the transaction commits and the cache is per process. The cache fails open
+# (mall/cache.py): while Redis is unreachable every read is a miss, never an error.
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "mall.cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }

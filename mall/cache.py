@@ -1,0 +1,86 @@
+"""The shared cache on Redis, failing open.
+
+Django's RedisCache raises when Redis cannot be reached, and every page that touches
+the cache (sessions, rate limits, the page cache) would answer 500 while Redis
+restarts. Everything the shop keeps in the cache can be recomputed, so an outage is
+treated as a miss: reads return the default, writes are dropped, `incr` counts from
+nothing. Each failure is logged, at most once every LOG_EVERY seconds per cache connection.
+"""
+
+import logging
+import time
+from functools import wraps
+
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+
+OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
+LOG_EVERY = 10.0
+
+
+def _fail_open(fallback):
+    """Run the method; on a Redis outage log it and return fallback(*args, **kwargs)."""
+
+    def decorate(method):
+        @wraps(method)
+        def wrapper(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except OUTAGE as error:
+                self._outage(method.__name__, error)
+                return fallback(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _default(key, default=None, version=None):
+    return default
+
+
+def _nothing(*args, **kwargs):
+    return None
+
+
+def _false(*args, **kwargs):
+    return False
+
+
+def _empty(*args, **kwargs):
+    return {}
+
+
+def _all_failed(data, *args, **kwargs):
+    return list(data)
+
+
+def _delta(key, delta=1, version=None):
+    return delta
+
+
+class FailOpenRedisCache(RedisCache):
+    """RedisCache whose every operation survives Redis being down (see the module)."""
+
+    _last_logged = 0.0
+
+    def _outage(self, operation, error):
+        now = time.monotonic()
+        if now - self._last_logged >= LOG_EVERY:
+            self._last_logged = now
+            logger.warning("cache unavailable, %s treated as a miss: %s", operation, error)
+
+    get = _fail_open(_default)(RedisCache.get)
+    get_many = _fail_open(_empty)(RedisCache.get_many)
+    has_key = _fail_open(_false)(RedisCache.has_key)
+    add = _fail_open(_false)(RedisCache.add)
+    set = _fail_open(_nothing)(RedisCache.set)
+    set_many = _fail_open(_all_failed)(RedisCache.set_many)
+    touch = _fail_open(_false)(RedisCache.touch)
+    delete = _fail_open(_false)(RedisCache.delete)
+    delete_many = _fail_open(_nothing)(RedisCache.delete_many)
+    incr = _fail_open(_delta)(RedisCache.incr)
+    clear = _fail_open(_false)(RedisCache.clear)

@@ -1,0 +1,53 @@
+"""The shared cache fails open: with Redis down, reads miss and writes are dropped."""
+
+import pytest
+
+from mall.cache import FailOpenRedisCache
+from mall.testing import RedisServer
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+def cache_on(server):
+    return FailOpenRedisCache(server.url, {"OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}})
+
+
+def test_works_as_a_redis_cache_while_redis_is_up(redis_server):
+    cache = cache_on(redis_server)
+    cache.set("a", {"x": 1})
+    assert cache.get("a") == {"x": 1}
+    assert cache.add("a", 2) is False
+    assert cache.add("n", 0) is True
+    assert cache.incr("n") == 1
+    assert cache.incr("n", 2) == 3
+    assert cache.get_many(["a", "missing"]) == {"a": {"x": 1}}
+    with pytest.raises(ValueError):
+        cache.incr("never-set")
+
+
+def test_an_outage_is_a_miss_and_the_cache_works_again_after_a_restart(redis_server, caplog):
+    cache = cache_on(redis_server)
+    cache.set("kept", "before")
+    redis_server.stop()
+
+    assert cache.get("kept", "default") == "default"
+    assert cache.get_many(["kept"]) == {}
+    assert cache.set("k", 1) is None
+    assert cache.set_many({"k": 1, "j": 2}) == ["k", "j"]
+    assert cache.add("k", 1) is False
+    assert cache.has_key("k") is False
+    assert cache.incr("k", 5) == 5
+    assert cache.delete("k") is False
+    cache.delete_many(["k"])
+    assert "cache unavailable" in caplog.text
+
+    redis_server.start()
+    cache.set("after", "yes")
+    assert cache.get("after") == "yes"
