@@ -24,6 +24,9 @@ What holds by design, and is checked here:
   sum holds at every commit, whatever the statuses (pending, issued, delivered).
 - invoice sheets: every invoice has its information sheet once the sweeper threshold
   has passed since it was made.
+- orders: every order has its lines, its total is its subtotal less its discount, and
+  its lines' subtotals add up to its total (checkout writes the order, its lines and its
+  submit event in one transaction: a request that failed half-way left none of them).
 - history: the events that change the status (from_status != to_status), in timeline
   order (at, id), form a chain: the first is the submit from '' and each one starts
   where the previous one ended; the last one ends at the order's status.
@@ -47,7 +50,7 @@ from django.db.models.functions import Coalesce, Lag, Round
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
-from orders.models import Order, OrderEvent
+from orders.models import Order, OrderEvent, OrderLine
 from refunds.models import OPEN_STATUSES, RefundRequest
 
 from . import services
@@ -145,6 +148,7 @@ def reconcile(*, since: datetime.date | datetime.datetime | None = None, files: 
     _check_duplicates(report, related)
     _check_unconfirmed_documents(report, orders)
     _check_invoice_amounts(report, orders)
+    _check_order_lines(report, orders)
     _check_sheets(report, related, threshold)
     _check_history(report, orders, related)
     _check_refunds(report, orders)
@@ -256,6 +260,32 @@ def _check_invoice_amounts(report: Report, orders) -> None:
             f"invoices not voided add up to ¥{_money(row['invoiced'])}, but ¥{expected} is invoiceable "
             f"(paid ¥{row['paid_amount'] or row['total']} − refunded ¥{row['refunded_amount']})",
         )
+
+
+def _check_order_lines(report: Report, orders) -> None:
+    rows = (
+        orders.annotate(line_count=_count(OrderLine.objects.all()), lines_total=_sum(OrderLine, "subtotal"))
+        .filter(
+            Q(line_count=0)
+            | ~Exact(_in_fen(F("total")), _in_fen(F("subtotal") - F("discount")))
+            | ~Exact(_in_fen(F("lines_total")), _in_fen(F("total")))
+        )
+        .values("number", "line_count", "lines_total", "subtotal", "discount", "total")
+    )
+    for row in rows:
+        number = row["number"]
+        if row["line_count"] == 0:
+            report.add(number, "order_no_lines", "an order without lines")
+            continue
+        if row["total"] != row["subtotal"] - row["discount"]:
+            report.add(
+                number,
+                "order_total",
+                f"total ¥{row['total']}, but subtotal ¥{row['subtotal']} less discount ¥{row['discount']} "
+                f"is ¥{row['subtotal'] - row['discount']}",
+            )
+        if _money(row["lines_total"]) != row["total"]:
+            report.add(number, "order_lines_total", f"its lines add up to ¥{_money(row['lines_total'])}, its total is ¥{row['total']}")
 
 
 def _check_sheets(report: Report, related: dict, threshold) -> None:
