@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
@@ -114,10 +115,13 @@ def csv_chunks(invoices: Iterable) -> Iterator[str]:
         yield writer.writerow([_csv_text(value) for value in row])
 
 
-def xlsx_bytes(invoices: Iterable, *, title: str = "待开票") -> bytes:
+def xlsx_bytes(invoices: Iterable, *, title: str | None = None) -> bytes:
     """The xlsx workbook: the CSV's columns and rows, amounts as numbers with two
     decimals, the unit price with eight, the tax rate as a percentage."""
     workbook = Workbook(write_only=True)
+    if title is None:
+        with translation.override(LANGUAGE):
+            title = pgettext("invoice export sheet", "Pending invoices")
     sheet = workbook.create_sheet(title)
     for index, (_header, width) in enumerate(COLUMNS):
         sheet.column_dimensions[get_column_letter(index + 1)].width = width

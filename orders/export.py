@@ -3,6 +3,7 @@
 
 The files are Chinese whatever the reader's language (headers, statuses, payment
 methods): they go to finance and to spreadsheets that look columns up by these names.
+The headers are msgids resolved in LANGUAGE, so the Chinese lives in the catalogue.
 """
 
 import csv
@@ -11,33 +12,36 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
 from django.utils import timezone, translation
+from django.utils.translation import pgettext, pgettext_lazy
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 
 from .models import Order
 
-HEADERS = (
-    "主订单号",
-    "下单时间",
-    "客户",
-    "公司",
-    "店铺名称",
-    "卖家NICK",
-    "服务市场订单号",
-    "状态",
-    "合计",
-    "实付款",
-    "支付方式",
-    "交易流水号",
-    "商品名称",
-    "数量",
-    "小计",
-    "服务开始时间",
-    "服务结束时间",
+# (header, xlsx column width); the context keeps each header's Chinese (主订单号 …) its own.
+COLUMNS = (
+    (pgettext_lazy("order export", "Main order number"), 24),
+    (pgettext_lazy("order export", "Ordered at"), 20),
+    (pgettext_lazy("order export", "Customer"), 16),
+    (pgettext_lazy("order export", "Company"), 28),
+    (pgettext_lazy("order export", "Store name"), 20),
+    (pgettext_lazy("order export", "Seller nick"), 16),
+    (pgettext_lazy("order export", "Service market order number"), 22),
+    (pgettext_lazy("order export", "Status"), 14),
+    (pgettext_lazy("order export", "Total"), 12),
+    (pgettext_lazy("order export", "Paid"), 12),
+    (pgettext_lazy("order export", "Payment method"), 14),
+    (pgettext_lazy("order export", "Line serial"), 16),
+    (pgettext_lazy("order export", "Service name"), 36),
+    (pgettext_lazy("order export", "Quantity"), 8),
+    (pgettext_lazy("order export", "Subtotal"), 12),
+    (pgettext_lazy("order export", "Service start"), 14),
+    (pgettext_lazy("order export", "Service end"), 14),
 )
-# Columns holding money; the rest that are not dates or numbers are text.
-MONEY_COLUMNS = frozenset({"合计", "实付款", "小计"})
+HEADERS = tuple(header for header, _width in COLUMNS)
+# Columns holding money (total, paid, subtotal), by index; the rest that are not dates or numbers are text.
+MONEY_INDEXES = frozenset({8, 9, 14})
 
 LANGUAGE = "zh-hans"
 BOM = "\ufeff"  # Excel opens a CSV as UTF-8 only when it starts with the byte-order mark
@@ -47,6 +51,11 @@ DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 # A spreadsheet runs a cell that starts with one of these as a formula: text typed by
 # customers (store name, seller nick …) is prefixed with an apostrophe in CSV.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def headers() -> list[str]:
+    with translation.override(LANGUAGE):
+        return [str(header) for header in HEADERS]
 
 
 def order_rows(orders: Iterable) -> Iterator[tuple]:
@@ -106,23 +115,25 @@ class _Echo:
 def csv_chunks(orders: Iterable) -> Iterator[str]:
     """The CSV file as text pieces to stream: the BOM, the header, one line per order line."""
     writer = csv.writer(_Echo())
-    yield BOM + writer.writerow(HEADERS)
+    yield BOM + writer.writerow(headers())
     for row in order_rows(orders):
         yield writer.writerow([_csv_text(value) for value in row])
 
 
-def xlsx_bytes(orders: Iterable, *, title: str = "订单") -> bytes:
+def xlsx_bytes(orders: Iterable, *, title: str | None = None) -> bytes:
     """The xlsx workbook: the same columns and rows as the CSV, money as numbers with two
     decimals, order time as a date-time, service dates as dates."""
     workbook = Workbook(write_only=True)
+    if title is None:
+        with translation.override(LANGUAGE):
+            title = pgettext("order export sheet", "Orders")
     sheet = workbook.create_sheet(title)
-    for index, width in enumerate((24, 20, 16, 28, 20, 16, 22, 14, 12, 12, 14, 16, 36, 8, 12, 14, 14)):
+    for index, (_header, width) in enumerate(COLUMNS):
         sheet.column_dimensions[get_column_letter(index + 1)].width = width
     sheet.freeze_panes = "A2"
-    sheet.append(HEADERS)
-    money_indexes = {i for i, name in enumerate(HEADERS) if name in MONEY_COLUMNS}
+    sheet.append(headers())
     for row in order_rows(orders):
-        sheet.append([_xlsx_cell(sheet, value, money=i in money_indexes) for i, value in enumerate(row)])
+        sheet.append([_xlsx_cell(sheet, value, money=i in MONEY_INDEXES) for i, value in enumerate(row)])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
