@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 from django_fsm import can_proceed
 
 from . import export, proofs, services
@@ -258,7 +258,7 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("platforms"))
     def platforms(self, order):
         names = dict.fromkeys(line.service.platform.name for line in order.lines.all())
-        return "、".join(names)
+        return pgettext("list separator", ", ").join(names)
 
     @admin.display(description=gettext_lazy("status"), ordering="status")
     def status_label(self, order):

@@ -20,7 +20,7 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 from django_fsm import can_proceed
 
 from accounts.models import InvoiceProfile
@@ -145,7 +145,8 @@ def _details_clean(details: dict, *, partial: bool = False) -> dict:
     cleaned = {name: str(details.get(name) or "").strip() for name in names}
     missing = [name for name in names if name not in OPTIONAL_DETAILS and not cleaned[name]]
     if missing:
-        labels = "、".join(str(Order._meta.get_field(name).verbose_name) for name in missing)
+        separator = pgettext("list separator", ", ")
+        labels = separator.join(str(Order._meta.get_field(name).verbose_name) for name in missing)
         raise OrderError(_("Fill in: %(fields)s.") % {"fields": labels})
     try:
         if "reminder_mobile" in cleaned:

@@ -18,7 +18,7 @@ the new order refers to the old one nowhere.
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from accounts.selectors import invoice_profile_list
 from catalog.models import Service
@@ -59,7 +59,7 @@ def order_renew(request, order):
                 "No longer on sale, so not renewed: %(services)s.",
                 len(names),
             )
-            messages.warning(request, message % {"services": "、".join(names)})
+            messages.warning(request, message % {"services": pgettext("list separator", ", ").join(names)})
         messages.info(
             request,
             _("Renewing order %(number)s: check the details, accept the agreement and submit.")
