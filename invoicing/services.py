@@ -92,7 +92,10 @@ def documents_generate(*, order_id: int, worker: str = "") -> DocumentJob:
             return job
         order = Order.objects.select_for_update().select_related("customer").get(pk=order_id)
         if order.status not in CONFIRMED_STATUSES:
-            raise InvoiceError(f"order {order.number} is {order.status}: its receipt is not confirmed")
+            raise InvoiceError(
+                _("Order %(number)s is “%(status)s”: its receipt is not confirmed.")
+                % {"number": order.number, "status": order.get_status_display()}
+            )
         invoice = _original_invoice(order)
         if invoice is not None and not invoice.sheet:
             # Named after the order, not the invoice's id: a run that failed after writing

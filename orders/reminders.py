@@ -129,7 +129,13 @@ def _reminder_notify(order: Order, line: OrderLine, days: int) -> None:
     with translation.override(settings.LANGUAGE_CODE):
         title, body = _texts(order, line, days)
         account_services.message_send(user=order.customer, title=title, body=body, link=order_url)
-        sms_text = f"【{_('Cloud Mall')}】{title}。{body} {site}{renew_url or order_url}"
+        # A Chinese SMS opens with the sender's signature in 【】 (carriers require it).
+        sms_text = _("[%(signature)s] %(title)s. %(body)s %(link)s") % {
+            "signature": _("Cloud Mall"),
+            "title": title,
+            "body": body,
+            "link": f"{site}{renew_url or order_url}",
+        }
     subjects, texts, htmls = [], [], []
     for language in EMAIL_LANGUAGES:
         with translation.override(language):
