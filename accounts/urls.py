@@ -1,6 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
+from mall.ratelimit import rate_limit
+
 from . import forms, views, views_inquiries
 
 app_name = "accounts"
@@ -9,8 +11,13 @@ urlpatterns = [
     path("accounts/register/", views.register, name="register"),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(
-            template_name="accounts/login.html", authentication_form=forms.SignInForm, redirect_authenticated_user=True
+        # Per IP across usernames; django-axes also locks one username + IP after 5 failures.
+        rate_limit("sign-in", key="ip")(
+            auth_views.LoginView.as_view(
+                template_name="accounts/login.html",
+                authentication_form=forms.SignInForm,
+                redirect_authenticated_user=True,
+            )
         ),
         name="login",
     ),

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from catalog.exceptions import ProductKeyError
+from mall.ratelimit import rate_limit
 
 from . import selectors, services
 from .exceptions import AccountError
@@ -25,6 +26,7 @@ def _safe_next(request, default):
     return default
 
 
+@rate_limit("register", key="ip")
 def register(request):
     if request.user.is_authenticated:
         return redirect("accounts:centre")

@@ -1,10 +1,12 @@
 """Settings shared by every environment. Values come from the environment (12-factor);
 every variable read here is listed in .env.example."""
 
+import re
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -31,6 +33,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "django_ratelimit",
     "accounts",
     "catalog",
     "orders",
@@ -175,6 +178,33 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Rate limits (django-ratelimit, mall/ratelimit.py): POSTs per client IP (sign-in,
+# registration) or per signed-in customer (checkout, remittance slips), as
+# "count/period", period s, m, h or d with an optional multiple: "30/5m" is 30 per 5
+# minutes. Over the limit: 429, nothing done. The counters live in the default cache.
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+RATE_LIMITS = {
+    "sign-in": env.str("RATELIMIT_SIGN_IN", default="30/5m"),
+    "register": env.str("RATELIMIT_REGISTER", default="10/h"),
+    "checkout": env.str("RATELIMIT_CHECKOUT", default="30/10m"),
+    "upload": env.str("RATELIMIT_UPLOAD", default="10/10m"),
+}
+for _name, _rate in RATE_LIMITS.items():
+    # A typo would otherwise surface as a 500 on the first POST.
+    if not re.fullmatch(r"[1-9]\d*/([1-9]\d*)?[smhd]", _rate):
+        raise ImproperlyConfigured(f"rate limit {_name}: {_rate!r} is not count/period, e.g. 30/5m")
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "mall.ratelimit.client_ip"
+# Cache unreachable: no limit, rather than refusing every sign-in and checkout.
+RATELIMIT_FAIL_OPEN = True
+# django-ratelimit's checks know only memcached and django-redis. W001: Django's own
+# RedisCache (mall.cache) is as good: add() is SET NX with the expiry and incr() is Redis
+# INCRBY, atomic for every process sharing the Redis. E003: without REDIS_URL the cache
+# is LocMemCache, per process; exact under `make run` (one process); with several
+# gunicorn workers and no Redis each worker counts alone (a client gets up to
+# workers x the limit), which is why production sets REDIS_URL.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001", "django_ratelimit.E003"]
 
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None

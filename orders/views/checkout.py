@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from accounts.selectors import invoice_profile_list
 from catalog.models import Service
 from catalog.selectors import service_get_on_sale
+from mall.ratelimit import rate_limit
 
 from .. import services
 from ..exceptions import OrderError
@@ -46,6 +47,8 @@ def checkout_cart(request):
     return _checkout(request, lines=[(item.service, item.quantity) for item in items], from_cart=True)
 
 
+# Here rather than on each view: one counter per customer for 立即购买, the 清单 and 续订.
+@rate_limit("checkout", key="user")
 def _checkout(request, *, lines, from_cart, profiles=None, prefill=None):
     """The checkout page and its submission for `lines`; `profiles` (the customer's invoice
     profiles, when the caller already read them) and `prefill` serve a renewal (views/renew.py)."""

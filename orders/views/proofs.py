@@ -12,6 +12,8 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from mall.ratelimit import rate_limit
+
 from .. import proofs, services
 from ..exceptions import OrderError, TransitionRefused
 from .account import order_view
@@ -33,6 +35,7 @@ class PaymentProofForm(forms.Form):
 
 
 @order_view("GET", "POST")
+@rate_limit("upload", key="user")
 def payment_proof_upload(request, order):
     """上传回单 while the order awaits review or is in trade."""
     if order.status not in proofs.UPLOAD_STATUSES:
