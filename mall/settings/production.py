@@ -20,6 +20,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SECURE = True
+# No script of the shop reads the token from the cookie (forms carry it), so hide it from scripts.
+CSRF_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
 
