@@ -5,6 +5,7 @@ tests set small ones."""
 
 import os
 import random
+import socket
 import subprocess
 import sys
 import textwrap
@@ -189,6 +190,23 @@ def test_a_malformed_rate_stops_the_settings_from_loading():
     )
     assert result.returncode != 0
     assert "RATELIMIT_CHECKOUT" in result.stderr or "checkout" in result.stderr
+
+
+def test_with_the_cache_unreachable_requests_pass_instead_of_failing(settings):
+    """Redis down (a port nobody listens on): mall.cache fails open, so do the limits."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "mall.cache.FailOpenRedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "sign-in": "1/d"}
+    client = Client(REMOTE_ADDR="10.60.0.1")
+    assert [sign_in(client, f"nobody{n}").status_code for n in range(3)] == [200, 200, 200]
 
 
 # --- The shared counter on Redis ---------------------------------------------------------
