@@ -340,3 +340,38 @@ def test_workers_starting_together_make_one_development_pair_and_all_use_it(tmp_
     fingerprints = {stdout for stdout, _stderr in outcomes}
     assert len(fingerprints) == 1 and len(fingerprints.pop()) == 64
     assert sorted(path.name for path in (tmp_path / "signing").iterdir()) == [".lock", "dev-cert.pem", "dev-key.pem"]
+
+
+# --- Two beats by mistake: two sweeps at once still make one set of documents ----------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_sweeps_at_once_make_one_invoice_and_one_contract(settings, tmp_path):
+    """What a second beat would do: the sweeper runs twice at the same moment. Both send
+    the order's documents; the job's row lock lets one make them and the other find
+    them done. (Commits are real; without REDIS_URL the sent task runs in-process.)"""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from invoicing import services as invoicing_services
+    from invoicing import signing
+    from mall.testing import run_concurrently
+
+    settings.SIGNING_KEY, settings.SIGNING_CERT = str(tmp_path / "missing.pem"), str(tmp_path / "missing-cert.pem")
+    order = order_in(Order.Status.SUCCESS)  # its documents fail after the commit: no key yet
+    assert DocumentJob.objects.get(order=order).status == DocumentJob.Status.FAILED
+    settings.SIGNING_KEY, settings.SIGNING_CERT = write_signing_pair(tmp_path / "signing")
+    later = timezone.now() + timedelta(minutes=settings.DOCUMENTS_SWEEP_AFTER_MINUTES + 1)
+
+    try:
+        outcomes = run_concurrently(lambda i: invoicing_services.documents_sweep(now=later), 2)
+    finally:
+        signing._load.cache_clear()
+
+    # Each sent it, unless the other had already finished it (a machine under load).
+    assert [order.pk] in outcomes and all(sent in ([order.pk], []) for sent in outcomes), outcomes
+    assert DocumentJob.objects.get(order=order).status == DocumentJob.Status.DONE
+    assert Invoice.objects.filter(order=order).count() == Contract.objects.filter(order=order).count() == 1
+    assert OrderEvent.objects.filter(order=order, action="documents_ready").count() == 1
