@@ -1,12 +1,15 @@
 """Settings shared by every environment. Values come from the environment (12-factor);
 every variable read here is listed in .env.example."""
 
+import os
 import re
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+
+from mall.storage import documents_storage_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -149,12 +152,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 MEDIA_URL = "media/"  # never served directly: documents go through views that check ownership
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
-# Invoices and contracts: private files (no base URL), served by views that check
-# ownership. Several web or worker machines need shared storage here (issue 8).
-DOCUMENTS_STORAGE = {
-    "BACKEND": "django.core.files.storage.FileSystemStorage",
-    "OPTIONS": {"location": MEDIA_ROOT / "documents", "base_url": None},
-}
+# Invoices, contracts and remittance slips: private files (no base URL), served by
+# views that check ownership. One machine: MEDIA_ROOT/documents. Several machines: an
+# S3-compatible bucket shared by all (DOCUMENTS_S3_BUCKET; mall/storage.py).
+DOCUMENTS_STORAGE = documents_storage_config(os.environ, directory=MEDIA_ROOT / "documents")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "documents": DOCUMENTS_STORAGE,
