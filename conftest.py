@@ -43,9 +43,10 @@ TIERS = ("postgres", "redis", "e2e")
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache, as a fresh deployment would."""
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    for alias in caches:
+        caches[alias].clear()
 
 
 def pytest_runtest_setup(item):

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from mall import pagecache
 from mall.celery import enqueue_on_commit
 
 from .exceptions import AccountError
@@ -208,9 +209,12 @@ def inquiry_answer(*, inquiry: Inquiry, actor: User, body: str, after: int | Non
 
 def inquiry_mark_seen(*, inquiry: Inquiry) -> int:
     """The customer opened the thread: the notices of its answers in 我的消息 are read."""
-    return Message.objects.filter(
+    read = Message.objects.filter(
         user=inquiry.customer_id, link=inquiry_url(inquiry.pk), read_at__isnull=True
     ).update(read_at=timezone.now())
+    if read:
+        pagecache.customer_changed(inquiry.customer_id)  # the unread count in every page's header
+    return read
 
 
 def _notify_answered(inquiry: Inquiry, *, body: str) -> None:

@@ -4,6 +4,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from mall import pagecache
+
 from .models import Module, Platform, ProductLine, Service
 
 
@@ -119,4 +121,6 @@ class ServiceAdmin(admin.ModelAdmin):
         their updated_at stays put. update() skips auto_now, hence the explicit stamp.
         """
         [(field, value)] = flag.items()
-        return queryset.exclude(**{field: value}).update(**{field: value}, updated_at=timezone.now())
+        changed = queryset.exclude(**{field: value}).update(**{field: value}, updated_at=timezone.now())
+        pagecache.shared_changed()  # update() sends no post_save: the cached pages must learn of it
+        return changed

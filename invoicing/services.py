@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed
 
+from mall import pagecache
 from orders.models import Order
 from orders.selectors import CONFIRMED_STATUSES
 from orders.services import order_event_record, order_notify
@@ -175,6 +176,7 @@ def _attach(instance, field: str, content: bytes, name: str) -> None:
         storage.delete(name)
     getattr(instance, field).save(name, ContentFile(content), save=False)
     type(instance).objects.filter(pk=instance.pk).update(**{field: getattr(instance, field).name})
+    pagecache.row_changed(instance)  # its download link appears on the customer's pages
 
 
 # --- The invoice -----------------------------------------------------------------------

@@ -5,13 +5,21 @@ the cache (sessions, rate limits, the page cache) would answer 500 while Redis
 restarts. Everything the shop keeps in the cache can be recomputed, so an outage is
 treated as a miss: reads return the default, writes are dropped, `incr` counts from
 nothing. Each failure is logged, at most once every LOG_EVERY seconds per cache connection.
+
+An outage must also be quick: redis-py retries a failed command three times with
+backoff by default (seconds per call, many calls per request), so the client here
+does not retry, and after a failure the process leaves Redis alone for
+PAUSE_SECONDS: a request made meanwhile pays nothing for the outage.
 """
 
 import logging
 import time
-from functools import wraps
+from functools import partial, wraps
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -19,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
 LOG_EVERY = 10.0
+PAUSE_SECONDS = 1.0
 
 
 def _fail_open(fallback):
@@ -27,6 +36,8 @@ def _fail_open(fallback):
     def decorate(method):
         @wraps(method)
         def wrapper(self, *args, **kwargs):
+            if time.monotonic() < FailOpenRedisCache._paused_until:
+                return fallback(*args, **kwargs)
             try:
                 return method(self, *args, **kwargs)
             except OUTAGE as error:
@@ -62,13 +73,25 @@ def _delta(key, delta=1, version=None):
     return delta
 
 
+class NoRetryRedisCacheClient(RedisCacheClient):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._client = partial(Redis, retry=Retry(NoBackoff(), 0))
+
+
 class FailOpenRedisCache(RedisCache):
     """RedisCache whose every operation survives Redis being down (see the module)."""
 
     _last_logged = 0.0
+    _paused_until = 0.0  # for the whole process: every thread's connection is as dead
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = NoRetryRedisCacheClient
 
     def _outage(self, operation, error):
         now = time.monotonic()
+        FailOpenRedisCache._paused_until = now + PAUSE_SECONDS
         if now - self._last_logged >= LOG_EVERY:
             self._last_logged = now
             logger.warning("cache unavailable, %s treated as a miss: %s", operation, error)

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "orders",
     "invoicing",
     "refunds",
+    "mall",  # after the apps whose models the page cache watches (mall/pagecache.py)
 ]
 
 MIDDLEWARE = [
@@ -52,11 +53,15 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "mall.middleware.ShopLocaleMiddleware",
+    # Serves the busiest pages from the cache; needs the session and the language,
+    # and a hit skips everything below (mall/pagecache.py).
+    "mall.pagecache.PageCacheMiddleware",
     # A view that loses the database answers 503 + Retry-After, in the visitor's language.
     "mall.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "mall.pagecache.BumpOnWriteMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -179,6 +184,21 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The page cache's pages (mall/pagecache.py): each web process keeps its own, in memory;
+# what invalidates them (the versions) lives in the shared cache above.
+CACHES["pages"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "pages",
+    "OPTIONS": {"MAX_ENTRIES": env.int("PAGE_CACHE_MAX_ENTRIES", default=2000)},
+}
+# Sessions are read from the cache and written through to the database, but only when
+# the cache is shared: with per-process caches a sign-out in one process would leave
+# the session alive in the others.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if REDIS_URL else "django.contrib.sessions.backends.db"
+# Seconds a page of mall.pagecache.CACHED_VIEWS is kept; 0 turns the page cache off.
+# On by default only with a shared cache (the versions that invalidate pages must be
+# seen by every web and worker process).
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=300 if REDIS_URL else 0)
 
 # Rate limits (django-ratelimit, mall/ratelimit.py): POSTs per client IP (sign-in,
 # registration) or per signed-in customer (checkout, remittance slips), as

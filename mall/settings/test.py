@@ -7,7 +7,15 @@ SECRET_KEY = "test-only-not-secret"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Each test process keeps its own cache; the redis tier talks to Redis itself.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pages"},
+}
+# The page cache is on, so every view test also tests its invalidation. A server a test
+# starts in another process has its own cache: it must run with PAGE_CACHE_SECONDS=0
+# (or point CACHES at a shared Redis).
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=300)  # noqa: F405
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "documents": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
