@@ -45,8 +45,11 @@ def _empty_cache():
     """Each test starts with an empty cache, as a fresh deployment would."""
     from django.core.cache import caches
 
+    from mall import pagecache
+
     for alias in caches:
         caches[alias].clear()
+    pagecache.clear_local()
 
 
 def pytest_runtest_setup(item):

@@ -74,9 +74,21 @@ def _delta(key, delta=1, version=None):
 
 
 class NoRetryRedisCacheClient(RedisCacheClient):
+    """Django's client, without redis-py's retries, and one Redis object per connection
+    pool instead of a new one for every operation (they are thread-safe; building one
+    cost more than a small GET on loopback)."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._client = partial(Redis, retry=Retry(NoBackoff(), 0))
+        self._clients = {}
+
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+        return client
 
 
 class FailOpenRedisCache(RedisCache):

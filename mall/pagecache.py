@@ -16,6 +16,9 @@ Why it stays correct:
   carries. A change bumps at once and again when its transaction commits, and an
   entry is stored with the versions read *before* its page was rendered: a page
   rendered from data older than a bump is never served after it.
+* What a page shows from the session (SESSION_VALUES_SHOWN) is part of its key, and a
+  page that changes by itself at a known time (an agreement published for a later
+  date) is kept only until then: the view says so with `expire_at()`.
 * A page is stored only when it is a plain 200 that set no cookie but the CSRF one,
   did not touch the session, and showed no flash message. Requests that carry a
   flash message or come from htmx are never served from the cache.
@@ -23,6 +26,10 @@ Why it stays correct:
   each hit: the CSRF token (masked from the visitor's own CSRF cookie, which is set
   when missing, exactly as for a rendered page) and the checkout form's one-time
   token (FRESH_INPUTS).
+* Each process trusts its copy of the shared (catalogue) version for
+  SHARED_VERSION_SECONDS, so an anonymous visitor's hit asks Redis nothing: a
+  catalogue change made in another process shows there within 2 seconds (at once
+  in the process that made it). A customer's own version is read on every request.
 * The session's auth hash is part of the key: a password change or a sign-out ends
   that session's entries. With the cache unavailable (Redis down) nothing is stored
   or served; versions live in the same cache, so entries written before an outage
@@ -39,6 +46,7 @@ which the settings make the default only with REDIS_URL (and in tests).
 
 import hashlib
 import re
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -52,6 +60,7 @@ from django.http import HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.urls import Resolver404, resolve
 from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
 
 CACHED_VIEWS = frozenset(
     {
@@ -94,6 +103,10 @@ FRESH_INPUTS = {
     "checkout_token": "uuid",
 }
 
+# Session values a cached page shows, so part of its key: the product line a visitor's
+# key lookup found (catalog.views.SESSION_KEY_LINE: the guide's mismatch warning).
+SESSION_VALUES_SHOWN = ("catalog_key_product_line",)
+
 SHARED_VERSION_KEY = "pagecache:v:shared"
 PAGES_CACHE = "pages"  # the CACHES alias of the pages: per process, in memory
 MESSAGES_COOKIE = "messages"
@@ -105,6 +118,25 @@ def _customer_version_key(user_id) -> str:
 
 def _bump(key: str) -> None:
     cache.set(key, uuid.uuid4().hex, None)
+    if key == SHARED_VERSION_KEY:
+        _shared_seen.clear()  # this process reads the new one at once
+
+
+# This process's copy of the shared version, trusted for SHARED_VERSION_SECONDS: an
+# anonymous visitor's hit then needs nothing from Redis. Another process's catalogue
+# change shows here within that time; this process's own changes at once.
+SHARED_VERSION_SECONDS = 2.0
+_shared_seen: dict = {}
+
+
+def _shared_version_known() -> str | None:
+    value, until = _shared_seen.get("version", (None, 0.0))
+    return value if time.monotonic() < until else None
+
+
+def _shared_version_remember(value: str | None) -> None:
+    if value is not None:
+        _shared_seen["version"] = (value, time.monotonic() + SHARED_VERSION_SECONDS)
 
 
 def _bump_now_and_on_commit(key: str) -> None:
@@ -126,6 +158,22 @@ def shared_changed() -> None:
     _bump_now_and_on_commit(SHARED_VERSION_KEY)
 
 
+def expire_at(request, when) -> None:
+    """The page being rendered for `request` changes by itself at `when` (an aware
+    datetime, or None for never), without any write that would bump a version: e.g. an
+    agreement published for a later date. A cached copy is dropped by then."""
+    if when is not None:
+        earliest = getattr(request, "_page_cache_expires", None)
+        request._page_cache_expires = when if earliest is None else min(earliest, when)
+
+
+def clear_local() -> None:
+    """Forget what this process remembers besides its page cache (the shared version,
+    the sessions seen): after the shared cache was flushed, and between tests."""
+    _shared_seen.clear()
+    _session_users.clear()
+
+
 def _marker(name: str) -> str:
     # Unguessable, so no typed-in text can be mistaken for it.
     digest = hashlib.sha256(f"pagecache:{name}:{settings.SECRET_KEY}".encode()).hexdigest()[:24]
@@ -143,7 +191,27 @@ _PATTERNS = {name: _input_value_pattern(name) for name in FRESH_INPUTS}
 class _Plan:
     key: str
     version_keys: list[str]
+    found: dict | None = None  # versions already read from the cache with the session
     versions: tuple | None = None
+
+
+# Sessions this process has seen, session key -> user id: for those, the session and the
+# page versions are read from Redis at once. The user id of a session never changes
+# (signing in again cycles the key); a stale row only costs the usual path.
+def _cached_sessions() -> bool:
+    return settings.SESSION_ENGINE == "django.contrib.sessions.backends.cached_db" and (
+        settings.SESSION_CACHE_ALIAS == "default"
+    )
+
+
+SESSIONS_REMEMBERED = 10_000
+_session_users: dict[str, str] = {}
+
+
+def _remember_session(session_key: str, user_id) -> None:
+    if len(_session_users) >= SESSIONS_REMEMBERED:
+        _session_users.clear()
+    _session_users[session_key] = str(user_id)
 
 
 class PageCacheMiddleware:
@@ -166,7 +234,7 @@ class PageCacheMiddleware:
             return hit
         response = self.get_response(request)
         if plan.versions is not None and self._storable(request, response, plan):
-            self._store(response, plan)
+            self._store(request, response, plan)
         return response
 
     # --- deciding -------------------------------------------------------------------
@@ -175,7 +243,7 @@ class PageCacheMiddleware:
         seconds = getattr(settings, "PAGE_CACHE_SECONDS", 0)
         if not seconds or request.method not in ("GET", "HEAD"):
             return None
-        if request.headers.get("HX-Request") or MESSAGES_COOKIE in request.COOKIES:
+        if request.headers.get("HX-Request") or request.COOKIES.get(MESSAGES_COOKIE):
             return None
         try:
             match = resolve(request.path_info)
@@ -183,28 +251,65 @@ class PageCacheMiddleware:
             return None
         if match.view_name not in CACHED_VIEWS:
             return None
-        session = request.session
+        request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware would check it: DisallowedHost is a 400
+        prefetched = self._session_and_versions(request)
+        if prefetched is not None:
+            session, found = prefetched
+        else:
+            session, found = request.session, None
         try:
             if "_messages" in session:
                 return None
             user_id = session.get(SESSION_KEY)
+            auth_hash = session.get(HASH_SESSION_KEY, "")
+            shown = [str(session.get(name, "")) for name in SESSION_VALUES_SHOWN]
         except DatabaseError:  # the view will meet it too, and answer 503
             return None
         version_keys = [SHARED_VERSION_KEY]
         if user_id is None:
             who = "anonymous"
         else:
-            who = f"{user_id}:{session.get(HASH_SESSION_KEY, '')}"
+            who = f"{user_id}:{auth_hash}"
             version_keys.append(_customer_version_key(user_id))
-        parts = (who, translation.get_language(), timezone.localdate().isoformat(), request.get_full_path())
+            if prefetched is None and _cached_sessions() and request.session.session_key:
+                _remember_session(request.session.session_key, user_id)
+        parts = (who, *shown, translation.get_language(), timezone.localdate().isoformat(), request.get_full_path())
         digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()
-        return _Plan(key=f"pagecache:page:{digest}", version_keys=version_keys)
+        return _Plan(key=f"pagecache:page:{digest}", version_keys=version_keys, found=found)
+
+    @staticmethod
+    def _session_and_versions(request) -> tuple[dict, dict] | None:
+        """A signed-in visitor's session data and page versions in one read from Redis,
+        when the session is one this process has seen (cached_db sessions live in the
+        same cache): (session data, versions found), or None to take the usual path."""
+        if not _cached_sessions():
+            return None
+        session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        user_id = _session_users.get(session_key) if session_key else None
+        if user_id is None:
+            return None
+        store_key = request.session.cache_key
+        keys = [store_key, _customer_version_key(user_id)]
+        if _shared_version_known() is None:
+            keys.append(SHARED_VERSION_KEY)
+        found = cache.get_many(keys)
+        data = found.pop(store_key, None)
+        if not isinstance(data, dict) or str(data.get(SESSION_KEY)) != str(user_id):
+            return None  # signed out, expired, or not in the cache: the session store decides
+        return data, found
 
     # --- serving --------------------------------------------------------------------
 
     def _lookup(self, request, plan: _Plan):
-        found = cache.get_many(plan.version_keys)
-        versions = tuple(found.get(key) for key in plan.version_keys)
+        shared = _shared_version_known()
+        if plan.found is not None:
+            found = plan.found
+        else:
+            wanted = plan.version_keys[1:] if shared is not None else plan.version_keys
+            found = cache.get_many(wanted) if wanted else {}
+        if shared is None:
+            _shared_version_remember(shared := found.get(SHARED_VERSION_KEY))
+        versions = (shared, *(found.get(key) for key in plan.version_keys[1:]))
         entry = caches[PAGES_CACHE].get(plan.key) if None not in versions else None
         if entry is not None and entry["versions"] == versions:
             return self._replay(request, entry)
@@ -231,6 +336,7 @@ class PageCacheMiddleware:
         response = HttpResponse(body)
         for header, value in entry["headers"]:
             response.headers[header] = value
+        patch_vary_headers(response, ("Cookie",))  # also when the session was read here, not by Django
         return self.csrf.process_response(request, response)
 
     def _fresh(self, request, kind: str) -> str:
@@ -257,7 +363,13 @@ class PageCacheMiddleware:
         session_user = request.session.get(SESSION_KEY)
         return user_id == (str(session_user) if session_user is not None else None)
 
-    def _store(self, response, plan: _Plan) -> None:
+    def _store(self, request, response, plan: _Plan) -> None:
+        seconds = settings.PAGE_CACHE_SECONDS
+        expires = getattr(request, "_page_cache_expires", None)
+        if expires is not None:
+            seconds = min(seconds, (expires - timezone.now()).total_seconds())
+            if seconds <= 0:
+                return
         body = response.content
         for name, pattern in _PATTERNS.items():
             for value in set(pattern.findall(body)):
@@ -267,7 +379,7 @@ class PageCacheMiddleware:
             "headers": list(response.headers.items()),
             "versions": plan.versions,
         }
-        caches[PAGES_CACHE].set(plan.key, entry, settings.PAGE_CACHE_SECONDS)
+        caches[PAGES_CACHE].set(plan.key, entry, seconds)
 
 
 class BumpOnWriteMiddleware:

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, Min, OuterRef, Q
 from django.utils import timezone
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -164,6 +164,11 @@ def _details_clean(details: dict, *, partial: bool = False) -> dict:
 
 def agreement_current() -> Agreement | None:
     return Agreement.objects.filter(published_at__lte=timezone.now()).order_by("-published_at", "-id").first()
+
+
+def agreement_next_published_at():
+    """When an agreement published for a later date becomes the current one (or None)."""
+    return Agreement.objects.filter(published_at__gt=timezone.now()).aggregate(at=Min("published_at"))["at"]
 
 
 def order_price_lines(*, items: list[CheckoutItem]) -> list[dict]:

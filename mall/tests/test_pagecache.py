@@ -470,12 +470,6 @@ class TestCatalogChangesShowAtOnce:
         page = fresh(as_alice, checkout)
         assert "2026.new" in page.text and "2026.old" not in page.text
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG: an agreement published for a later time (published_at in the future) becomes current "
-        "without any write, so nothing bumps the shared version: the checkout page keeps showing the old "
-        "version for up to PAGE_CACHE_SECONDS after it took effect",
-    )
     def test_an_agreement_scheduled_for_later_shows_once_its_time_comes(self, as_alice, service):
         AgreementFactory(version="2026.old")
         AgreementFactory(version="2026.scheduled", published_at=timezone.now() + timedelta(seconds=0.6))
@@ -610,24 +604,12 @@ class TestKeyLookedUpInTheSession:
     """The service list and page warn a visitor whose key (saved, or looked up in this
     session) belongs to another product line; the looked-up one lives in the session."""
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG: the page depends on session['catalog_key_product_line'] (catalog/views.py "
-        "_key_mismatch), which is not in the cache key: one anonymous visitor's warning (naming the "
-        "product line of the key they looked up) is stored under 'anonymous' and served to everyone",
-    )
     def test_one_visitors_key_warning_is_not_served_to_another(self, catalog, service):
         looker = Client()
         looker.get(reverse("catalog:key-finder"), {"key": "E3O-1A2B-3C4D"})
         assert 'data-testid="key-warning"' in looker.get(service.get_absolute_url()).text
         assert 'data-testid="key-warning"' not in Client().get(service.get_absolute_url()).text
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="BUG: looking a key up is a GET that changes the session but bumps nothing, and the "
-        "session's key line is not in the cache key: the visitor then gets the cached page without "
-        "the guide's warning",
-    )
     @pytest.mark.parametrize("signed_in", [False, True], ids=["anonymous", "customer"])
     def test_a_key_looked_up_after_the_page_was_cached_warns(self, catalog, service, signed_in):
         visitor = sign_in(UserFactory()) if signed_in else Client()

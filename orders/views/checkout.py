@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from accounts.selectors import invoice_profile_list
 from catalog.models import Service
 from catalog.selectors import service_get_on_sale
+from mall import pagecache
 from mall.ratelimit import rate_limit
 
 from .. import services
@@ -53,6 +54,8 @@ def _checkout(request, *, lines, from_cart, profiles=None, prefill=None):
     """The checkout page and its submission for `lines`; `profiles` (the customer's invoice
     profiles, when the caller already read them) and `prefill` serve a renewal (views/renew.py)."""
     agreement = services.agreement_current()
+    # A cached checkout page must not outlive the agreement it shows (mall/pagecache.py).
+    pagecache.expire_at(request, services.agreement_next_published_at())
     if agreement is None:
         # No published agreement: nothing can be accepted, so nothing can be ordered.
         return render(request, "orders/checkout_unavailable.html", {"lines": lines, "from_cart": from_cart})
