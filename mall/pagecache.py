@@ -336,6 +336,7 @@ class PageCacheMiddleware:
         response = HttpResponse(body)
         for header, value in entry["headers"]:
             response.headers[header] = value
+        response.headers["Content-Length"] = str(len(body))  # the fresh values may differ in length
         patch_vary_headers(response, ("Cookie",))  # also when the session was read here, not by Django
         return self.csrf.process_response(request, response)
 
@@ -376,7 +377,7 @@ class PageCacheMiddleware:
                 body = body.replace(value, _marker(name).encode())
         entry = {
             "body": body,
-            "headers": list(response.headers.items()),
+            "headers": [(name, value) for name, value in response.headers.items() if name.lower() != "content-length"],
             "versions": plan.versions,
         }
         caches[PAGES_CACHE].set(plan.key, entry, seconds)
