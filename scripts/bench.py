@@ -132,6 +132,14 @@ STARTUP_TIMEOUT = 60  # seconds for gunicorn to answer /healthz
 STOP_TIMEOUT = 10  # seconds for gunicorn to stop on SIGTERM before SIGKILL
 DRIFT_WARNING = 0.15  # warn when /healthz at the end differs from the start by more than this
 
+# A random (version 4) UUID in Lua: the fresh checkout token of every POST.
+LUA_UUID4 = r"""local function uuid4()
+  return string.format("%04x%04x-%04x-4%03x-%04x-%04x%04x%04x",
+    math.random(0, 65535), math.random(0, 65535), math.random(0, 65535), math.random(0, 4095),
+    math.random(32768, 49151), math.random(0, 65535), math.random(0, 65535), math.random(0, 65535))
+end
+"""
+
 # wrk's Lua hooks: count responses whose status is not expected (EXPECT, filled in per
 # endpoint), and print one machine-readable line with the totals and latency
 # percentiles (microseconds). For a POST, BODY is sent with a new checkout_token each
@@ -151,12 +159,7 @@ function init(args)
   math.randomseed(os.time() * 1000 + (id or 0))
 end
 
-local function uuid4()
-  return string.format("%%04x%%04x-%%04x-4%%03x-%%04x-%%04x%%04x%%04x",
-    math.random(0, 65535), math.random(0, 65535), math.random(0, 65535), math.random(0, 4095),
-    math.random(32768, 49151), math.random(0, 65535), math.random(0, 65535), math.random(0, 65535))
-end
-
+%(uuid4)s
 function request()
   if METHOD == "POST" then
     return wrk.format("POST", nil, nil, BODY .. "&checkout_token=" .. uuid4())
@@ -216,12 +219,7 @@ function init(args)
   nthreads = %(threads)d
 end
 
-local function uuid4()
-  return string.format("%%04x%%04x-%%04x-4%%03x-%%04x-%%04x%%04x%%04x",
-    math.random(0, 65535), math.random(0, 65535), math.random(0, 65535), math.random(0, 4095),
-    math.random(32768, 49151), math.random(0, 65535), math.random(0, 65535), math.random(0, 65535))
-end
-
+%(uuid4)s
 function request()
   step = step + 1
   local kind = MIX[(step - 1) %% #MIX + 1]
@@ -364,6 +362,7 @@ class Endpoint:
             "expect": f"[{self.expect}] = true",
             "method": lua_string(self.method),
             "body": lua_string(self.form or ""),
+            "uuid4": LUA_UUID4,
         }
 
 
@@ -1072,6 +1071,7 @@ def mixed_run(config: Config, port: int, env: dict[str, str], ids: dict, custome
         "csrf": lua_string(csrf),
         "confirm": lua_list(f"/account/orders/{number}/confirm/" for number in customer["in_trade"]),
         "threads": config.threads,
+        "uuid4": LUA_UUID4,
     })
     log_path = BENCH_DIR / "mixed-worker.log"
     with open(log_path, "w") as log_file:
