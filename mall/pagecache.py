@@ -434,9 +434,8 @@ def _owned_changed(sender, instance, raw=False, **kwargs):
         row_changed(instance)
 
 
-def _shared_changed(sender, raw=False, **kwargs):
-    if not raw:
-        shared_changed()
+def _shared_changed(sender, **kwargs):
+    shared_changed()  # fixtures (raw saves) included: nothing to look up
 
 
 def connect_signals() -> None:
