@@ -90,7 +90,7 @@ def reconcile_json(env: dict) -> dict:
 
 @dataclass
 class Outcome:
-    kind: str  # "browse", "checkout", "confirm"
+    kind: str  # "browse", "checkout", "confirm"; "client": the client thread itself failed
     path: str
     key: str  # the checkout token, or the order number confirmed; "" for browse
     status: int | None  # None: no answer (connection refused or reset, timeout)
@@ -123,13 +123,16 @@ class Shopper:
 
 class Traffic:
     """Client threads sending mixed requests until stopped, or until each has sent
-    `per_client` requests: a bounded stream. Each thread cycles browse, browse,
-    checkout, browse, confirm (while its shopper has orders left to confirm)."""
+    `per_client` requests (a cap, so that a test that forgets to stop cannot run
+    forever). Each thread cycles browse, browse, checkout, browse, confirm (while its
+    shopper has orders left to confirm). A fault test stops the stream itself, once it
+    has seen the answers it needs after the fault (`run_until`): a count alone would be
+    spent in a moment on fast error answers, before the service comes back."""
 
     BROWSE = ("/", "/services/", "/services/{service}/")
     PACE = 0.05  # seconds between a client's requests: leaves the 2 cores to the server and worker
 
-    def __init__(self, port: int, shoppers: list[Shopper], *, per_client: int = 60):
+    def __init__(self, port: int, shoppers: list[Shopper], *, per_client: int = 2000):
         self.port, self.shoppers, self.per_client = port, shoppers, per_client
         self.outcomes: list[Outcome] = []
         self.tokens: dict[str, Shopper] = {}  # every checkout token sent, with its shopper
@@ -149,7 +152,7 @@ class Traffic:
         try:
             status, response_headers, _ = request(self.port, method, path, headers=headers, body=body)
             outcome = Outcome(kind, path, key, status, "", started, time.monotonic() - started, response_headers.get("Location", ""))
-        except OSError as error:  # refused, reset, timed out: no answer at all
+        except (OSError, http.client.HTTPException) as error:  # refused, reset, timed out, cut short: no answer
             outcome = Outcome(kind, path, key, None, repr(error), started, time.monotonic() - started)
         with self._lock:
             self.outcomes.append(outcome)
@@ -172,6 +175,14 @@ class Traffic:
 
     # --- the stream -------------------------------------------------------------------
     def _client(self, shopper: Shopper):
+        try:
+            self._stream(shopper)
+        except Exception as error:  # a bug here, not the shop's answer: recorded, so the test fails on it
+            with self._lock:
+                self.outcomes.append(Outcome("client", "", "", None, repr(error), time.monotonic(), 0.0))
+            raise
+
+    def _stream(self, shopper: Shopper):
         for step in range(self.per_client):
             if self._stop.is_set():
                 return
@@ -206,6 +217,26 @@ class Traffic:
         for thread in self._threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self.stop()
+
+    def run_until(self, predicate, *, timeout: float) -> bool:
+        """Let the stream run until predicate(self) is true (checked every 0.1 s) or
+        `timeout` seconds passed, then stop it. Whether the predicate came true."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                done = predicate(self)
+            if done:
+                break
+            time.sleep(0.1)
+        else:
+            with self._lock:
+                done = predicate(self)
+        self.stop()
+        return done
+
+    def since(self, start: float, kind: str | None = None) -> list[Outcome]:
+        """The requests sent at or after `start` (time.monotonic()), of `kind` if given."""
+        return [o for o in list(self.outcomes) if o.started >= start and (kind is None or o.kind == kind)]
 
     # --- what happened -----------------------------------------------------------------
     def of(self, kind) -> list[Outcome]:
@@ -255,6 +286,7 @@ class Traffic:
             counts[(outcome.kind, outcome.status)] = counts.get((outcome.kind, outcome.status), 0) + 1
         lines = [f"{kind} {status}: {count}" for (kind, status), count in sorted(counts.items(), key=str)]
         lines += [f"  {outcome}" for outcome in itertools.islice(self.failures(), 10)]
+        lines += ["slowest:"] + [f"  {o}" for o in sorted(self.outcomes, key=lambda o: -o.elapsed)[:3]]
         return "\n".join(lines)
 
 
@@ -277,7 +309,14 @@ def checkout_form(shopper: Shopper, service_id: int, token: str) -> dict:
 def server_env(*, database_url: str, redis_url: str, media_root: Path, secret_key: str) -> dict:
     """The environment of the web server, the worker and manage.py commands: local
     settings with DEBUG off, the given database and Redis, documents under media_root.
-    The secret key is the test process's, so the sessions it writes sign in."""
+    The secret key is the test process's, so the sessions it writes sign in.
+
+    With REDIS_URL the settings are production's shared ones: the default cache is the
+    fail-open Redis cache, sessions are cached_db, and the page cache is on, its
+    versions in that Redis, bumped by the web processes and the worker alike (the test
+    process's own LocMem cache is never consulted by the servers, so nothing it caches
+    can go stale there). The page cache is set on explicitly so that it is exercised
+    under the faults whatever the calling environment says."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "mall.settings.local",
@@ -289,6 +328,11 @@ def server_env(*, database_url: str, redis_url: str, media_root: Path, secret_ke
         "EMAIL_URL": "consolemail://",
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
+        "PAGE_CACHE_SECONDS": "300",
+        # A load test's client threads check out far more often than a customer: the
+        # per-customer limit (30 per 10 minutes) is there to stop abuse, not this
+        # traffic, and its 429s would hide what the faults do.
+        "RATELIMIT_CHECKOUT": "10000/m",
     }
     env.pop("CELERY_BROKER_URL", None)
     return env
