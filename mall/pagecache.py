@@ -158,6 +158,25 @@ def shared_changed() -> None:
     _bump_now_and_on_commit(SHARED_VERSION_KEY)
 
 
+_view_names: dict[str, str | None] = {}
+
+
+def _view_name(path: str) -> str | None:
+    """resolve(path).view_name, remembered (the URLconf does not change while a process runs)."""
+    try:
+        return _view_names[path]
+    except KeyError:
+        pass
+    try:
+        name = resolve(path).view_name
+    except Resolver404:
+        name = None
+    if len(_view_names) >= REMEMBERED_AT_MOST:
+        _view_names.clear()
+    _view_names[path] = name
+    return name
+
+
 def expire_at(request, when) -> None:
     """The page being rendered for `request` changes by itself at `when` (an aware
     datetime, or None for never), without any write that would bump a version: e.g. an
@@ -204,12 +223,12 @@ def _cached_sessions() -> bool:
     )
 
 
-SESSIONS_REMEMBERED = 10_000
+REMEMBERED_AT_MOST = 10_000
 _session_users: dict[str, str] = {}
 
 
 def _remember_session(session_key: str, user_id) -> None:
-    if len(_session_users) >= SESSIONS_REMEMBERED:
+    if len(_session_users) >= REMEMBERED_AT_MOST:
         _session_users.clear()
     _session_users[session_key] = str(user_id)
 
@@ -245,11 +264,7 @@ class PageCacheMiddleware:
             return None
         if request.headers.get("HX-Request") or request.COOKIES.get(MESSAGES_COOKIE):
             return None
-        try:
-            match = resolve(request.path_info)
-        except Resolver404:
-            return None
-        if match.view_name not in CACHED_VIEWS:
+        if _view_name(request.path_info) not in CACHED_VIEWS:
             return None
         request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware would check it: DisallowedHost is a 400
         prefetched = self._session_and_versions(request)
@@ -337,7 +352,8 @@ class PageCacheMiddleware:
         for header, value in entry["headers"]:
             response.headers[header] = value
         response.headers["Content-Length"] = str(len(body))  # the fresh values may differ in length
-        patch_vary_headers(response, ("Cookie",))  # also when the session was read here, not by Django
+        if "cookie" not in response.get("Vary", "").lower():
+            patch_vary_headers(response, ("Cookie",))  # also when the session was read here, not by Django
         return self.csrf.process_response(request, response)
 
     def _fresh(self, request, kind: str) -> str:
