@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from invoicing import signing
-from invoicing.models import documents_storage
+from invoicing.models import Contract
 from invoicing.pdf import render_pdf
 
 SIGNER_NAME = "测试卖家签章有限公司"
@@ -79,9 +79,15 @@ def squeeze(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+def fields_storage():
+    """The storage the document fields write to. A FileField resolves its storage once, at
+    import; storages["documents"] is a new object after any test changes STORAGES."""
+    return Contract._meta.get_field("pdf").storage
+
+
 def stored_files(order) -> list[str]:
     """Every file in the documents storage whose name carries the order's number."""
-    storage = documents_storage()
+    storage = fields_storage()
     found = []
 
     def walk(path):

@@ -21,13 +21,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from invoicing import reconcile, services
-from invoicing.models import Contract, DocumentJob, Invoice, documents_storage
+from invoicing.models import Contract, DocumentJob, Invoice
 from orders.models import Order, OrderEvent
 from orders.tests.factories import order_in
 from refunds.models import RefundRequest
 from refunds.tests.factories import finance_user, refund_completed, refund_requested, refundable_order
 
-from .conftest import invoice_number, write_signing_pair
+from .conftest import fields_storage, invoice_number, write_signing_pair
 
 S = Order.Status
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("configured_signing_key")]
@@ -344,7 +344,7 @@ class TestOnAWorldOfOrders(TestCase):
         order = world["refunding"]
         contract = Contract.objects.get(order=order)
         sheet = original(world["issued"]).sheet.name
-        storage = documents_storage()
+        storage = fields_storage()
         for name in (contract.pdf.name, sheet):  # the storage is not rolled back: put them back after
             content = storage.open(name).read()
             self.addCleanup(storage.save, name, ContentFile(content))
@@ -392,7 +392,7 @@ class TestOnAWorldOfOrders(TestCase):
         assert code == 1  # what was found; the fix is reported after it
         assert f"--fix-missing-documents: 1 orders sent to a worker ({order.number})" in out
         contract = Contract.objects.get(order=order)
-        assert documents_storage().exists(contract.pdf.name)
+        assert fields_storage().exists(contract.pdf.name)
         assert DocumentJob.objects.get(order=order).status == DocumentJob.Status.DONE
         assert list(Invoice.objects.order_by("pk").values_list("pk", "status", "total")) == invoices_before
         code, out = run("--files")
