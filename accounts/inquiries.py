@@ -189,7 +189,7 @@ def inquiry_answer(*, inquiry: Inquiry, actor: User, body: str, after: int | Non
     is not answered. ValidationError on the body."""
     body = _clean_text(body, field="body", max_length=BODY_MAX, label=_("answer"))
     with transaction.atomic():
-        locked = Inquiry.objects.select_for_update().select_related("customer").get(pk=inquiry.pk)
+        locked = Inquiry.objects.select_for_update(of=("self",), no_key=True).select_related("customer").get(pk=inquiry.pk)
         if _is_repeat(locked, from_staff=True, body=body, after=after):
             return locked, False
         last = InquiryMessage.objects.filter(inquiry=locked).order_by("-created_at", "-id").first()

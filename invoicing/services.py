@@ -91,7 +91,7 @@ def documents_generate(*, order_id: int, worker: str = "") -> DocumentJob:
         job = DocumentJob.objects.select_for_update().get(order_id=order_id)
         if job.status == DocumentJob.Status.DONE:
             return job
-        order = Order.objects.select_for_update().select_related("customer").get(pk=order_id)
+        order = Order.objects.select_for_update(of=("self",), no_key=True).select_related("customer").get(pk=order_id)
         if order.status not in CONFIRMED_STATUSES:
             raise InvoiceError(
                 _("Order %(number)s is “%(status)s”: its receipt is not confirmed.")
@@ -271,7 +271,7 @@ def invoice_sheet_ensure(*, invoice_id: int) -> Invoice:
     """The sheet PDF of a re-issued or red-letter invoice, made once (after the refund
     that created the invoice commits; the sweeper catches one that was not)."""
     with transaction.atomic():
-        invoice = Invoice.objects.select_for_update().select_related("order").get(pk=invoice_id)
+        invoice = Invoice.objects.select_for_update(of=("self",), no_key=True).select_related("order").get(pk=invoice_id)
         if not invoice.sheet:
             key = "original" if invoice.purpose == Invoice.Purpose.ORIGINAL else f"{invoice.purpose}-{invoice.pk}"
             _attach(invoice, "sheet", invoice_sheet_render(invoice), _document_name(invoice.order, "invoice", key))
@@ -453,7 +453,7 @@ def invoice_issue(*, invoice: Invoice, actor, number: str, issued_on: date, offi
         raise InvoiceError(_("The issue date cannot be in the future."))
     content = _official_pdf_read(official_pdf) if official_pdf else None
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().select_related("order", "order__customer").get(pk=invoice.pk)
+        locked = Invoice.objects.select_for_update(of=("self",), no_key=True).select_related("order", "order__customer").get(pk=invoice.pk)
         if locked.status == Invoice.Status.ISSUED and locked.number == number:
             return locked  # the same form sent twice
         if not can_proceed(locked.issue):
@@ -496,7 +496,7 @@ def invoice_deliver(*, invoice: Invoice, actor, tracking_number: str) -> Invoice
     if len(tracking_number) > 64:
         raise InvoiceError(_("The tracking number can be at most 64 characters."))
     with transaction.atomic():
-        locked = Invoice.objects.select_for_update().select_related("order", "order__customer").get(pk=invoice.pk)
+        locked = Invoice.objects.select_for_update(of=("self",), no_key=True).select_related("order", "order__customer").get(pk=invoice.pk)
         if locked.status == Invoice.Status.DELIVERED and locked.tracking_number == tracking_number:
             return locked
         if not can_proceed(locked.deliver):

@@ -80,7 +80,7 @@ def reminder_send(*, line: OrderLine, today: date) -> bool:
     with transaction.atomic():
         # The order's lock serialises concurrent runs on its lines; the unique row is the
         # guard where there are no row locks (SQLite).
-        order = Order.objects.select_for_update().select_related("customer").get(pk=line.order_id)
+        order = Order.objects.select_for_update(of=("self",), no_key=True).select_related("customer").get(pk=line.order_id)
         line = OrderLine.objects.get(pk=line.pk)
         if order.status not in ACTIVE_STATUSES or line.service_end is None:
             return False

@@ -384,7 +384,7 @@ def order_checkout(
         # The customer's row lock queues repeats of this checkout (a double click), so
         # the second finds the order of the first and adds no second profile.
         # Lock order: user, then invoice profiles, then the day's serial counter.
-        get_user_model().objects.select_for_update().get(pk=customer.pk)
+        get_user_model().objects.select_for_update(no_key=True).get(pk=customer.pk)
         existing = Order.objects.filter(customer=customer, checkout_token=checkout_token).first()
         if existing:
             return existing
