@@ -188,9 +188,11 @@ def expire_at(request, when) -> None:
 
 def clear_local() -> None:
     """Forget what this process remembers besides its page cache (the shared version,
-    the sessions seen): after the shared cache was flushed, and between tests."""
+    the sessions seen, the paths resolved): after the shared cache was flushed, and
+    between tests (some change the URLconf)."""
     _shared_seen.clear()
     _session_users.clear()
+    _view_names.clear()
 
 
 def _marker(name: str) -> str:
