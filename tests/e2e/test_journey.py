@@ -59,6 +59,8 @@ from orders.models import Order
 from orders.tests.factories import AgreementFactory
 from refunds.models import RefundRequest
 
+from .data import NEW_INVOICE
+
 PRICE = Decimal("2000.00")
 REFUND = Decimal("500.00")
 REJECT_REASON = "店铺名称与平台不一致"
@@ -66,16 +68,6 @@ NEW_STORE_NAME = "云测京东官方旗舰店"
 REFUND_REFERENCE = "WX-REFUND-JOURNEY-0001"
 # 20 digits: the issue year % 100, then a province code (31 上海), then a serial.
 INVOICE_NUMBER = f"{timezone.localdate().year % 100:02d}31" + "0000000000008888"
-NEW_INVOICE = {
-    "title": "上海云测贸易有限公司",
-    "taxpayer_id": "91310000134511148L",
-    "address": "上海市闵行区号景路206弄",
-    "phone": "021-64000000",
-    "bank": "招商银行上海分行",
-    "account": "1219 0000 0000 0001",
-    "contact": "王小明",
-    "contact_phone": "139 0013 9000",
-}
 DETAILS = {
     "contract_customer_name": "上海云测贸易有限公司",
     "marketplace_order_no": "JD-20261126-0001",

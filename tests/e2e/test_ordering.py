@@ -23,16 +23,8 @@ from orders import services
 from orders.models import Order, OrderEvent, OrderLine
 from orders.tests.factories import AgreementFactory, submitted_order
 
-NEW_INVOICE = {
-    "title": "上海云测贸易有限公司",
-    "taxpayer_id": "91310000134511148L",
-    "address": "上海市闵行区号景路206弄",
-    "phone": "021-64000000",
-    "bank": "招商银行上海分行",
-    "account": "1219 0000 0000 0001",
-    "contact": "王小明",
-    "contact_phone": "139 0013 9000",
-}
+from .data import NEW_INVOICE
+
 DETAILS = {
     "contract_customer_name": "上海云测贸易有限公司",
     "marketplace_order_no": "JD-20261126-0001",
