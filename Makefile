@@ -45,5 +45,5 @@ migrate:
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput -v 0
 
-seed:
-	$(PY) manage.py seed_demo
+seed: ## the demo data; the demo orders' emails are written to var/mail/, not printed
+	EMAIL_URL="filemail:///$(CURDIR)/var/mail" $(PY) manage.py seed_demo

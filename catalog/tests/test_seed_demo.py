@@ -195,3 +195,24 @@ def test_demo_customer_gets_orders_in_four_states_once(django_capture_on_commit_
     success = Order.objects.get(customer__username="demo", status="success")
     assert Invoice.objects.filter(order=success).count() == 1
     assert Contract.objects.filter(order=success).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_orders_emails_are_written_to_files_and_counted_not_printed(settings, tmp_path):
+    """What `make run` does (EMAIL_URL=filemail:…): the emails go out through the shop's
+    own code path, after the seed's commit, into files; the output says how many."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
+
+    output = seed()
+
+    files = sorted((tmp_path / "mail").iterdir())
+    assert len(files) >= 4  # submitted, rejected, approved twice, confirmed …
+    assert all(b"Subject: " in path.read_bytes() for path in files)
+    assert f"{len(files)} emails written to {tmp_path / 'mail'}" in output
+    assert "Subject:" not in output and "Content-Type" not in output
+    assert output.index("emails written") < output.index("demo-pass-2026")
+
+    again = seed()
+    assert "emails written" not in again  # the orders exist already: nothing new is sent
+    assert len(list((tmp_path / "mail").iterdir())) == len(files)

@@ -5,6 +5,7 @@ below, so a second run changes nothing and prices never drift."""
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from axes.utils import reset as axes_reset
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
@@ -186,6 +187,7 @@ class Command(BaseCommand):
             raise CommandError(
                 gettext("seed_demo resets accounts to published passwords; with DEBUG off it needs --force.")
             )
+        mail_files = self.mail_files()
         with transaction.atomic():
             lines = self.seed_product_lines()
             platforms = self.seed_platforms()
@@ -195,8 +197,19 @@ class Command(BaseCommand):
             self.seed_agreement()
             self.seed_orders()
 
-        # Last, after the commit: the demo orders' emails (printed by the console backend
-        # of `make run`) go out on commit and would push the sign-ins out of sight.
+        # The demo orders' emails went out on commit, through the shop's own code path;
+        # `make run` has them written to files (EMAIL_URL=filemail:…), so the terminal
+        # shows the sign-ins rather than eight emails.
+        written = self.mail_files() - mail_files
+        if written:
+            self.stdout.write(
+                ngettext(
+                    "%(count)d email written to %(path)s",
+                    "%(count)d emails written to %(path)s",
+                    len(written),
+                )
+                % {"count": len(written), "path": settings.EMAIL_FILE_PATH}
+            )
         if not quiet:
             self.print_logins()
         self.stdout.write(
@@ -324,6 +337,15 @@ class Command(BaseCommand):
         # Confirmed: its invoice information and signed contract are made after the commit.
         order_services.order_approve(order=success, actor=reviewer)
         order_services.order_confirm_receipt(order=success, actor=customer)
+
+    @staticmethod
+    def mail_files() -> set[str]:
+        """The files of the file email backend (one per email sent here), when it is the one
+        configured."""
+        if settings.EMAIL_BACKEND != "django.core.mail.backends.filebased.EmailBackend":
+            return set()
+        directory = Path(settings.EMAIL_FILE_PATH)
+        return {path.name for path in directory.iterdir()} if directory.is_dir() else set()
 
     def staff_groups(self):
         names = {account.group for account in DEMO_ACCOUNTS if account.group}
