@@ -13,6 +13,9 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from orders.models import Order
+from orders.selectors import CONFIRMED_STATUSES, order_get_for_customer
+
 from . import selectors, services
 from .models import Contract, Invoice
 
@@ -44,6 +47,26 @@ def invoice_list(request):
         request.GET.get("page")
     )
     return render(request, "invoicing/invoice_list.html", {"page": page})
+
+
+@login_required
+@require_GET
+def order_invoices(request, number):
+    """发票信息 of one of the customer's orders (My Orders → 交易成功 → 发票信息): each
+    invoice with its progress, number and PDF, and the e-contract. Before 确认收货 the
+    page says when the invoice information will be made."""
+    try:
+        order = order_get_for_customer(customer=request.user, number=number)
+    except Order.DoesNotExist:
+        raise Http404 from None
+    confirmed = order.status in CONFIRMED_STATUSES
+    context = {
+        "order": order,
+        "confirmed": confirmed,
+        "invoices": selectors.invoice_list_for_order(order=order) if confirmed else [],
+        "contract": getattr(order, "contract", None) if confirmed else None,
+    }
+    return render(request, "invoicing/order_invoices.html", context)
 
 
 @login_required

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import InvoiceProfile
 
 from .forms import OrderDetailsForm
-from .selectors import TABS_BY_KEY, OrderSearch
+from .selectors import OrderSearch, tab_key_for
 
 DATE_WIDGET = {"attrs": {"type": "date"}, "format": "%Y-%m-%d"}
 
@@ -27,10 +27,17 @@ class OrderSearchForm(forms.Form):
     start = forms.DateField(label=_("Ordered from"), required=False, widget=forms.DateInput(**DATE_WIDGET))
     end = forms.DateField(label=_("Ordered until"), required=False, widget=forms.DateInput(**DATE_WIDGET))
 
+    def __init__(self, data=None, *args, **kwargs):
+        # A link by order status (`?status=success`) opens that status's tab, and the
+        # search then carries the tab on.
+        if data is not None and not data.get("tab") and data.get("status"):
+            data = data.copy()
+            data["tab"] = tab_key_for(data["status"])
+        super().__init__(data, *args, **kwargs)
+
     def clean_tab(self):
         # An unknown tab (a hand-edited URL) shows all orders rather than an error.
-        tab = self.cleaned_data["tab"]
-        return tab if tab in TABS_BY_KEY else ""
+        return tab_key_for(self.cleaned_data["tab"])
 
     def clean(self):
         cleaned = super().clean()

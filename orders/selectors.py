@@ -31,6 +31,15 @@ TABS = (
 TABS_BY_KEY = {tab.key: tab for tab in TABS}
 
 
+def tab_key_for(value: str) -> str:
+    """The tab a bookmarked My Orders URL asks for: a tab key (`?tab=success`) or an
+    order status (`?status=success`, `?status=refunded`, which 交易失败 holds); "" when
+    it names neither, which shows every order."""
+    if value in TABS_BY_KEY:
+        return value
+    return next((tab.key for tab in TABS if value in tab.statuses), "")
+
+
 @dataclass(frozen=True)
 class OrderSearch:
     tab: str | None = None

@@ -1,12 +1,10 @@
 """Reads of refunds shared by the customer pages, the order pages and the admin."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime
 
 from django.db.models import QuerySet, prefetch_related_objects
-from django.utils.functional import Promise
 
+from mall.progress import ProgressStep, progress_steps
 from orders.models import Order
 
 from .models import RefundRequest
@@ -37,31 +35,18 @@ def refund_get_for_customer(*, customer, number: str) -> RefundRequest:
     return RefundRequest.objects.select_related("order").get(order__customer=customer, number=number)
 
 
-@dataclass(frozen=True)
-class ProgressStep:
-    key: str
-    label: Promise
-    at: datetime | date | None
-    state: str  # "done", "current" (where the refund is now) or "todo"
-
-
 def refund_progress(refund: RefundRequest) -> list[ProgressStep]:
     """The refund's way so far: 待审核 → 已同意 → 已退款, or 待审核 → 已拒绝, or
     待审核 → 已撤销; each step with when it happened."""
-    labels = dict(R.choices)
-    requested = ProgressStep(R.PENDING, labels[R.PENDING], refund.requested_at, "done")
-    if refund.status == R.REJECTED:
-        return [requested, ProgressStep(R.REJECTED, labels[R.REJECTED], refund.decided_at, "current")]
-    if refund.status == R.WITHDRAWN:
-        return [requested, ProgressStep(R.WITHDRAWN, labels[R.WITHDRAWN], refund.withdrawn_at, "current")]
-    reached = [R.PENDING, R.APPROVED, R.COMPLETED].index(refund.status)
-    dates = {R.PENDING: refund.requested_at, R.APPROVED: refund.decided_at, R.COMPLETED: refund.refunded_on}
-    return [
-        ProgressStep(
-            status,
-            labels[status],
-            dates[status] if i <= reached else None,
-            "done" if i < reached else "current" if i == reached else "todo",
-        )
-        for i, status in enumerate([R.PENDING, R.APPROVED, R.COMPLETED])
-    ]
+    if refund.status in (R.REJECTED, R.WITHDRAWN):
+        path = [R.PENDING, refund.status]
+    else:
+        path = [R.PENDING, R.APPROVED, R.COMPLETED]
+    dates = {
+        R.PENDING: refund.requested_at,
+        R.APPROVED: refund.decided_at,
+        R.COMPLETED: refund.refunded_on,
+        R.REJECTED: refund.decided_at,
+        R.WITHDRAWN: refund.withdrawn_at,
+    }
+    return progress_steps(path, current=refund.status, labels=dict(R.choices), dates=dates)

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.tests.factories import UserFactory
+from catalog.models import Platform, Service
 from invoicing import services
 from invoicing.models import Contract, Invoice
 from invoicing.pdf import render_pdf
@@ -252,3 +253,152 @@ class TestMissingFiles:
 
         assert response.status_code == 200
         assert 'data-valid="false"' in response.text
+
+
+class TestInvoiceInfo:
+    """发票信息 on every confirmed order's row (guide steps 5 and 7): one click from My
+    Orders or the order page to the order's invoices with their progress."""
+
+    @staticmethod
+    def info_url(order) -> str:
+        return reverse("invoicing:order-invoices", args=[order.number])
+
+    def info_link(self, order) -> str:
+        return f'href="{self.info_url(order)}" data-testid="invoice-info-link"'
+
+    @staticmethod
+    def progress(html: str) -> list[tuple[str, str]]:
+        """(step, state) of the first invoice's progress on the page."""
+        steps = html.split('data-testid="invoice-progress"', 1)[1].split("</ol>", 1)[0]
+        return re.findall(r'data-step="([a-z_]+)" data-state="([a-z]+)"', steps)
+
+    @pytest.fixture
+    def refunding(self, alice):
+        """Alice's confirmed order with a refund under way (退款中)."""
+        from refunds.services import refund_request
+
+        order = with_documents(alice)
+        service = order.lines.first().service
+        Platform.objects.filter(pk=service.platform_id).update(refundable=True)
+        Service.objects.filter(pk=service.pk).update(refund_window_days=30)
+        refund_request(order=order, actor=alice, amount="100.00", reason="unwanted", contact_mobile="13800138000")
+        return Order.objects.get(pk=order.pk)
+
+    def test_each_tab_with_a_confirmed_order_offers_it_in_one_click(self, as_alice, alice, order, refunding):
+        in_trade = order_in(Order.Status.IN_TRADE, customer=alice)
+        awaiting = order_in(Order.Status.AWAITING_PAYMENT, customer=alice)
+        assert refunding.status == Order.Status.REFUNDING
+
+        success_tab = as_alice.get(reverse("orders:list"), {"tab": "success"}).content.decode()
+        refunding_tab = as_alice.get(reverse("orders:list"), {"tab": "refunding"}).content.decode()
+        everything = as_alice.get(reverse("orders:list")).content.decode()
+
+        assert self.info_link(order) in success_tab and self.info_link(refunding) not in success_tab
+        assert self.info_link(refunding) in refunding_tab
+        assert self.info_link(order) in everything and self.info_link(refunding) in everything
+        for unconfirmed in (in_trade, awaiting):
+            assert self.info_url(unconfirmed) not in everything
+
+    def test_the_order_page_offers_it_too(self, as_alice, alice, order):
+        in_trade = order_in(Order.Status.IN_TRADE, customer=alice)
+
+        assert self.info_link(order) in as_alice.get(reverse("orders:detail", args=[order.number])).content.decode()
+        assert self.info_url(in_trade) not in as_alice.get(reverse("orders:detail", args=[in_trade.number])).content.decode()
+
+    def test_a_new_invoice_is_to_be_issued_then_issued_with_its_number_date_and_pdf(self, as_alice, order):
+        invoice = Invoice.objects.get(order=order)
+
+        before = as_alice.get(self.info_url(order))
+        assert before.status_code == 200
+        html = before.content.decode()
+        assert self.progress(html) == [("pending", "current"), ("issued", "todo"), ("delivered", "todo")]
+        assert f'data-invoice="{invoice.pk}"' in html
+        assert f'href="/account/invoices/{invoice.pk}.pdf" data-testid="invoice-download"' in html
+
+        today = timezone.localdate()
+        number = invoice_number(today)
+        services.invoice_issue(invoice=invoice, actor=UserFactory(staff=True), number=number, issued_on=today)
+        html = as_alice.get(self.info_url(order)).content.decode()
+
+        assert self.progress(html) == [("pending", "done"), ("issued", "current"), ("delivered", "todo")]
+        assert f'data-testid="invoice-number">{number}' in html
+        assert f'datetime="{today.isoformat()}"' in html
+
+    def test_a_mailed_invoice_shows_its_tracking_number(self, as_alice, order):
+        invoice = Invoice.objects.get(order=order)
+        today = timezone.localdate()
+        finance = UserFactory(staff=True)
+        invoice = services.invoice_issue(invoice=invoice, actor=finance, number=invoice_number(today), issued_on=today)
+        services.invoice_deliver(invoice=invoice, actor=finance, tracking_number="SF1234567890")
+
+        html = as_alice.get(self.info_url(order)).content.decode()
+
+        assert self.progress(html) == [("pending", "done"), ("issued", "done"), ("delivered", "current")]
+        assert "SF1234567890" in html
+
+    def test_documents_not_made_yet_show_as_being_prepared(self, as_alice, alice):
+        confirmed = order_in(Order.Status.SUCCESS, customer=alice)
+
+        html = as_alice.get(self.info_url(confirmed)).content.decode()
+
+        assert 'data-testid="invoice-preparing"' in html
+
+    def test_an_order_not_yet_confirmed_says_when_its_invoice_information_comes(self, as_alice, alice):
+        in_trade = order_in(Order.Status.IN_TRADE, customer=alice)
+
+        response = as_alice.get(self.info_url(in_trade))
+
+        assert response.status_code == 200
+        assert 'data-testid="invoice-not-yet"' in response.content.decode()
+        assert 'data-testid="order-invoices"' not in response.content.decode()
+
+    def test_another_customers_order_and_an_unknown_number_are_404(self, client, order):
+        sign_in(client, UserFactory())
+
+        assert client.get(self.info_url(order)).status_code == 404
+        assert client.get(reverse("invoicing:order-invoices", args=["BS-ZX000"])).status_code == 404
+
+    def test_anonymous_visitors_are_sent_to_sign_in(self, client, order):
+        response = client.get(self.info_url(order))
+
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=")
+
+    def test_labels_in_chinese_by_default_and_in_english_by_choice(self, as_alice, order):
+        chinese = as_alice.get(reverse("orders:list")).content.decode()
+        as_alice.cookies["django_language"] = "en"
+        english = as_alice.get(reverse("orders:list")).content.decode()
+
+        assert 'data-testid="invoice-info-link">发票信息</a>' in chinese
+        assert 'data-testid="invoice-info-link">Invoice info</a>' in english
+
+
+class TestInvoiceProgress:
+    """Each invoice state's way, as 发票信息 shows it (invoicing.selectors.invoice_progress)."""
+
+    @pytest.mark.parametrize(
+        "status, delivered, expected",
+        [
+            ("pending", False, [("pending", "current"), ("issued", "todo"), ("delivered", "todo")]),
+            ("issued", False, [("pending", "done"), ("issued", "current"), ("delivered", "todo")]),
+            ("delivered", True, [("pending", "done"), ("issued", "done"), ("delivered", "current")]),
+            ("cancelled", False, [("pending", "done"), ("cancelled", "current")]),
+            ("reversed", False, [("pending", "done"), ("issued", "done"), ("reversed", "current")]),
+            ("reversed", True, [("pending", "done"), ("issued", "done"), ("delivered", "done"), ("reversed", "current")]),
+        ],
+    )
+    def test_steps_and_states(self, status, delivered, expected):
+        from invoicing.selectors import invoice_progress
+
+        now = timezone.now()
+        invoice = Invoice(
+            status=status,
+            created_at=now,
+            updated_at=now,
+            issued_on=now.date() if status in ("issued", "delivered", "reversed") else None,
+            delivered_at=now if delivered else None,
+        )
+
+        steps = invoice_progress(invoice)
+
+        assert [(step.key, step.state) for step in steps] == expected
+        assert all((step.at is None) == (step.state == "todo") for step in steps)

@@ -146,6 +146,7 @@ IDENTIFIERS = {
     "orders:renew": lambda w: {"number": w.order_done.number},
     "invoicing:download": lambda w: {"pk": w.invoice.pk},
     "invoicing:contract": lambda w: {"number": w.order_done.number},
+    "invoicing:order-invoices": lambda w: {"number": w.order_done.number},
     "refunds:request": lambda w: {"number": w.order_done.number},
     "refunds:withdraw": lambda w: {"number": w.refund.number},
 }

@@ -106,6 +106,35 @@ class TestTabs:
         assert set(listed(response)) == {orders[status].number for status in statuses}
         assert [t.key for t in response.context["tabs"] if t.active] == [tab]
 
+    @pytest.mark.parametrize(
+        "query, tab, statuses",
+        [
+            ("?tab=success", "success", {S.SUCCESS}),
+            ("?status=success", "success", {S.SUCCESS}),
+            ("?status=in_trade", "in_trade", {S.IN_TRADE}),
+            ("?status=rejected", "awaiting", {S.AWAITING_PAYMENT, S.REJECTED}),
+            ("?status=failed", "failed", {S.FAILED}),
+            ("?status=awaiting", "awaiting", {S.AWAITING_PAYMENT, S.REJECTED}),
+        ],
+    )
+    def test_a_bookmarked_tab_url_opens_that_tab_selected_with_its_rows(self, signed_in, orders, query, tab, statuses):
+        response = signed_in.get(reverse("orders:list") + query)
+
+        assert set(listed(response)) == {orders[status].number for status in statuses}
+        assert [t.key for t in response.context["tabs"] if t.active] == [tab]
+        active = re.findall(r'class="nav-link active" aria-current="page"\s+href="([^"]+)" data-tab="([a-z_]+)"', response.text)
+        assert active == [(f"{reverse('orders:list')}?tab={tab}", tab)]
+        # The search keeps the tab, so searching within it stays in it.
+        assert f'name="tab" value="{tab}"' in response.text
+
+    def test_a_tab_link_is_a_plain_link_to_its_url(self, signed_in, orders):
+        response = signed_in.get(reverse("orders:list"))
+
+        links = re.findall(r'href="([^"]+)" data-tab="([a-z_]+)"', response.text)
+        assert links == [(reverse("orders:list"), "all")] + [
+            (f"{reverse('orders:list')}?tab={key}", key) for key in ("awaiting", "in_trade", "success", "failed", "refunding")
+        ]
+
     def test_an_empty_tab_says_so_and_links_to_the_catalog(self, signed_in, orders):
         response = signed_in.get(reverse("orders:list"), {"tab": "refunding"})
 
@@ -113,11 +142,13 @@ class TestTabs:
         assert 'data-testid="empty-state"' in response.text
         assert f'href="{reverse("catalog:service-list")}"' in response.text
 
-    def test_an_unknown_tab_lists_every_order(self, signed_in, orders):
-        response = signed_in.get(reverse("orders:list"), {"tab": "nonsense"})
+    @pytest.mark.parametrize("param", ["tab", "status"])
+    def test_an_unknown_tab_lists_every_order(self, signed_in, orders, param):
+        response = signed_in.get(reverse("orders:list"), {param: "nonsense"})
 
         assert response.status_code == 200
         assert len(listed(response)) == 5
+        assert [t.key for t in response.context["tabs"] if t.active] == [""]
 
     def test_no_orders_at_all_shows_the_empty_state(self, signed_in):
         response = signed_in.get(reverse("orders:list"))

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 from django_fsm import can_proceed
 
+from invoicing import selectors as invoice_selectors
 from refunds import selectors as refund_selectors
 from refunds.services import refund_problem
 
@@ -51,6 +52,11 @@ class Actions:
     # 上传回单 (views/proofs.py).
     upload_proof: bool = False
     renew: bool = False
+    # 发票信息 (invoicing.views.order_invoices): once the receipt is confirmed.
+    invoice_info: bool = False
+    # 不退款: a label, not a button, where a refund could be asked in this state but the
+    # platform, the window or the amount left does not allow one (refund_problem says why).
+    no_refund: bool = False
 
     @classmethod
     def of(cls, order: Order) -> "Actions":
@@ -65,6 +71,8 @@ class Actions:
             refund_problem=problem or "",
             upload_proof=order.status in PROOF_STATUSES,
             renew=order.status in RENEWABLE_STATUSES,
+            invoice_info=order.status in selectors.CONFIRMED_STATUSES,
+            no_refund=problem is not None and order.status in REFUND_STATUSES,
         )
 
 
@@ -169,7 +177,7 @@ def order_detail(request, order):
         "refund_offered_here": order.status in REFUND_STATUSES,
     }
     if order.status in selectors.CONFIRMED_STATUSES:  # 发票信息 and the e-contract (invoicing app)
-        context["invoices"] = list(order.invoices.all())
+        context["invoices"] = invoice_selectors.invoice_list_for_order(order=order)
         context["contract"] = getattr(order, "contract", None)
     return render(request, "orders/order_detail.html", context)
 

@@ -82,6 +82,11 @@ def detail_url(order) -> str:
     return reverse("orders:detail", args=[order.number])
 
 
+def order_block(html: str, order) -> str:
+    """The order's header and rows in My Orders."""
+    return html.split(f'data-order="{order.number}"', 1)[1].split("</tbody>", 1)[0]
+
+
 def refund_link(order) -> str:
     return f'href="{request_url(order)}" data-testid="refund-link"'
 
@@ -185,6 +190,45 @@ class TestEligibility:
 
         assert 'data-testid="refund-problem"' in response.text
         assert words in response.context["actions"].refund_problem
+
+    @pytest.mark.parametrize(
+        "case, words",
+        [("platform not refundable", "platform"), ("window closed", "ended on"), ("no refund window", "cannot be refunded")],
+    )
+    def test_my_orders_labels_an_order_the_platform_or_window_does_not_refund(self, signed_in, customer, case, words):
+        order = INELIGIBLE[case](customer)
+
+        block = order_block(signed_in.get(reverse("orders:list")).text, order)
+        detail = signed_in.get(detail_url(order)).text
+
+        assert 'data-testid="no-refund"' in block and 'data-testid="refund-link"' not in block
+        assert words in block.split('data-testid="no-refund-reason">', 1)[1].split("</div>", 1)[0]
+        assert 'data-testid="no-refund"' in detail
+
+    @pytest.mark.parametrize("case", ["awaiting payment", "rejected", "failed", "refund open", "refunded"])
+    def test_no_label_where_a_refund_is_not_the_question(self, signed_in, customer, case):
+        order = INELIGIBLE[case](customer)
+
+        assert 'data-testid="no-refund"' not in order_block(signed_in.get(reverse("orders:list")).text, order)
+
+    @pytest.mark.parametrize("status", [S.IN_TRADE, S.SUCCESS])
+    def test_no_label_where_refund_is_offered(self, signed_in, customer, status):
+        order = refundable(status, customer=customer)
+
+        block = order_block(signed_in.get(reverse("orders:list")).text, order)
+
+        assert 'data-testid="refund-link"' in block and 'data-testid="no-refund"' not in block
+
+    def test_the_label_reads_no_refund_in_chinese_and_in_english(self, client, customer):
+        order = refundable(customer=customer, platform_refundable=False)
+        client.force_login(customer, backend=MODEL_BACKEND)
+
+        chinese = order_block(client.get(reverse("orders:list")).text, order)
+        client.cookies["django_language"] = "en"
+        english = order_block(client.get(reverse("orders:list")).text, order)
+
+        assert 'data-testid="no-refund">不退款</span>' in chinese
+        assert 'data-testid="no-refund">No refund</span>' in english
 
     def test_the_closed_window_names_its_last_day(self, signed_in, customer):
         order = approved_days_ago(refundable(customer=customer, window_days=7), 8)

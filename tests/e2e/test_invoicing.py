@@ -126,7 +126,20 @@ def test_customer_confirms_finance_issues_customer_sees_the_number(
     expect(block.get_by_test_id("contract-link")).to_have_attribute(
         "href", reverse("invoicing:contract", args=[order.number])
     )
+    expect(block.get_by_test_id("refund-link")).to_be_visible()  # refundable platform, within the window
+    expect(block.get_by_test_id("no-refund")).to_have_count(0)
     customer_page.screenshot(path=artifacts_dir / "customer-trade-successful.png", full_page=True)
+
+    # 交易成功 → 发票信息, one click: to be issued (待开票), the way ahead still to come.
+    invoice_info_url = reverse("invoicing:order-invoices", args=[order.number])
+    block.get_by_test_id("invoice-info-link").click()
+    expect(customer_page).to_have_url(base + invoice_info_url)
+    progress = customer_page.get_by_test_id("invoice-progress")
+    expect(progress.locator("[data-state=current]")).to_have_attribute("data-step", Invoice.Status.PENDING)
+    expect(progress.locator("[data-step=pending]")).to_contain_text(status_label(Invoice.Status.PENDING))
+    expect(progress.locator("[data-state=todo]")).to_have_count(2)
+    expect(customer_page.get_by_test_id("invoice-number")).to_have_text("—")
+    customer_page.screenshot(path=artifacts_dir / "customer-invoice-info-pending.png", full_page=True)
 
     # Finance signs in to the admin; the index's invoice queue holds this invoice.
     admin = new_context(viewport={"width": 1600, "height": 900}).new_page()  # the queue is a wide table
@@ -178,6 +191,49 @@ def test_customer_confirms_finance_issues_customer_sees_the_number(
     expect(section.get_by_test_id("invoice-number")).to_have_text(INVOICE_NUMBER)
     expect(section).to_contain_text(timezone.localdate().isoformat())
     customer_page.screenshot(path=artifacts_dir / "customer-invoice-issued.png", full_page=True)
+
+    # And from the bookmarked 交易成功 tab → 发票信息: issued (已开票), with the number.
+    customer_page.goto(base + reverse("orders:list") + "?status=success")
+    expect(customer_page.locator("[data-tab=success]")).to_have_attribute("aria-current", "page")
+    expect(customer_page.locator("[data-tab].active")).to_have_count(1)
+    block = customer_page.locator(f"tbody[data-order='{order.number}']")
+    block.get_by_test_id("invoice-info-link").click()
+    expect(customer_page).to_have_url(base + invoice_info_url)
+    progress = customer_page.get_by_test_id("invoice-progress")
+    expect(progress.locator("[data-state=current]")).to_have_attribute("data-step", Invoice.Status.ISSUED)
+    expect(progress.locator("[data-step=issued]")).to_contain_text(status_label(Invoice.Status.ISSUED))
+    expect(progress.locator("[data-step=issued]")).to_contain_text(timezone.localdate().isoformat())
+    expect(customer_page.get_by_test_id("invoice-number")).to_have_text(INVOICE_NUMBER)
+    customer_page.screenshot(path=artifacts_dir / "customer-invoice-info-issued.png", full_page=True)
     assert Invoice.objects.filter(order=order).count() == 1
     assert Contract.objects.filter(order=order).count() == 1
     assert hashlib.sha256(contract_pdf).hexdigest() == contract.sha256  # the signed file, as stored
+
+
+def test_a_line_the_platform_does_not_refund_says_no_refund(page: Page, live_server, transactional_db, artifacts_dir):
+    """The guide's step 6 screen: 退款 where the platform allows refunds, the label 不退款
+    where it does not; the bookmarked tab URL opens the tab with both."""
+    customer = UserFactory()
+    refundable = order_in(Order.Status.SUCCESS, customer=customer)
+    no_refunds = order_in(
+        Order.Status.SUCCESS,
+        customer=customer,
+        services_and_quantities=[(ServiceFactory(platform__refundable=False), 1)],
+    )
+    base = live_server.url
+    success_tab = reverse("orders:list") + "?tab=success"
+
+    sign_in(page, reverse("accounts:login"), customer, success_tab, base)
+
+    expect(page.locator("[data-tab=success]")).to_have_attribute("aria-current", "page")
+    allowed = page.locator(f"tbody[data-order='{refundable.number}']")
+    refused = page.locator(f"tbody[data-order='{no_refunds.number}']")
+    expect(allowed.get_by_test_id("refund-link")).to_be_visible()
+    expect(allowed.get_by_test_id("no-refund")).to_have_count(0)
+    expect(refused.get_by_test_id("refund-link")).to_have_count(0)
+    with translation.override(settings.LANGUAGE_CODE):
+        expect(refused.get_by_test_id("no-refund")).to_have_text(str(translation.gettext("No refund")))
+    expect(refused.get_by_test_id("no-refund-reason")).not_to_be_empty()
+    for block in (allowed, refused):
+        expect(block.get_by_test_id("invoice-info-link")).to_be_visible()
+    page.screenshot(path=artifacts_dir / "customer-no-refund.png", full_page=True)
