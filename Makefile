@@ -1,49 +1,62 @@
 # The two commands: `make run` and `make test`. Everything else is a step of theirs.
+# Steps print one line each (==>); the tools' own output only when something fails.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# -qq: errors only (a plain -q still prints every warning of the machine's pip config).
+PIP := $(VENV)/bin/pip install -qq
 
-.PHONY: run test install install-dev system system-test bench messages migrate seed clean-db
+.PHONY: run test lint install install-dev system system-test bench messages migrate seed
 
 run: install messages migrate seed ## install, migrate, seed, serve on 127.0.0.1:8000
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@echo "==> Serving http://127.0.0.1:8000/ (staff: http://127.0.0.1:8000/admin/); Ctrl-C stops it"
+	@$(PY) manage.py runserver 127.0.0.1:8000
 
-test: install-dev system-test messages ## the whole suite; REQUIRE_SERVICES=1 fails on a missing tier
-	scripts/run-tests.sh
+test: install-dev system-test messages lint ## ruff, then the whole suite; REQUIRE_SERVICES=1 fails on a missing tier
+	@scripts/run-tests.sh
+
+lint: install-dev ## ruff: lint and import order (pyproject.toml); the same check as .pre-commit-config.yaml
+	@echo "==> ruff check"
+	@$(VENV)/bin/ruff check --no-cache .
 
 bench: install-dev messages ## load the production server on 127.0.0.1 and print the table
-	scripts/install-system-packages.sh bench
+	@scripts/install-system-packages.sh bench
 	$(PY) scripts/bench.py
 
 system:
-	scripts/install-system-packages.sh base
+	@scripts/install-system-packages.sh base
 
 system-test:
-	scripts/install-system-packages.sh base test
+	@scripts/install-system-packages.sh base test
 
 $(PY):
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
+	@echo "==> Virtualenv: $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) --upgrade pip
 
 $(VENV)/.installed: requirements.txt | $(PY)
-	$(VENV)/bin/pip install -q -r requirements.txt
-	touch $@
+	@echo "==> Python packages: requirements.txt into $(VENV)"
+	@$(PIP) -r requirements.txt
+	@touch $@
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
-	$(VENV)/bin/pip install -q -r requirements-dev.txt
-	touch $@ $(VENV)/.installed
+	@echo "==> Python packages: requirements-dev.txt (with requirements.txt) into $(VENV)"
+	@$(PIP) -r requirements-dev.txt
+	@touch $@ $(VENV)/.installed
 
 install: system $(VENV)/.installed
 
 install-dev: system $(VENV)/.installed-dev
 
 messages: ## compile locale/*.po (the .mo files are build output)
-	$(PY) manage.py compilemessages --ignore=.venv -v 0
+	@$(PY) manage.py compilemessages --ignore=.venv -v 0
 
 migrate:
 	@mkdir -p var
-	$(PY) manage.py migrate --noinput -v 0
+	@echo "==> Database: migrate"
+	@$(PY) manage.py migrate --noinput -v 0
 
 seed: ## the demo data; the demo orders' emails are written to var/mail/, not printed
-	EMAIL_URL="filemail:///$(CURDIR)/var/mail" $(PY) manage.py seed_demo
+	@echo "==> Demo data: seed_demo"
+	@EMAIL_URL="filemail:///$(CURDIR)/var/mail" $(PY) manage.py seed_demo

@@ -1,3 +1,4 @@
+from axes.utils import reset as axes_reset
 from django import forms
 from django.contrib.auth.forms import (
     AuthenticationForm,
@@ -6,9 +7,9 @@ from django.contrib.auth.forms import (
     SetPasswordForm,
     UserCreationForm,
 )
-from axes.utils import reset as axes_reset
 from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
+
 from mall.celery import enqueue_on_commit
 
 from .models import Address, InvoiceProfile, User

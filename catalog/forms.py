@@ -40,7 +40,7 @@ class ServiceFilterForm(forms.Form):
     def problems(self) -> list[str]:
         """One message per rejected field, in the active language."""
         messages = []
-        for name, errors in self.errors.items():
+        for name in self.errors:
             label = self.fields[name].label if name in self.fields else name
             if name == "q":
                 messages.append(

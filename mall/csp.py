@@ -7,11 +7,10 @@ never inline scripts. The shop's own pages allow neither."""
 
 from dataclasses import asdict
 
-from django.conf import settings
-
 from csp.constants import HEADER, UNSAFE_INLINE
 from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
 from csp.utils import build_policy
+from django.conf import settings
 
 ADMIN_UPDATE = {"style-src": [UNSAFE_INLINE]}
 

@@ -277,6 +277,9 @@ class DailySerial(models.Model):
         verbose_name = _("daily serial counter")
         verbose_name_plural = _("daily serial counters")
 
+    def __str__(self):
+        return f"{self.day:%y%m%d} {self.last:06d}"
+
 
 class CartItem(models.Model):
     """清单: services a customer collects to check out together as one order."""
@@ -293,6 +296,9 @@ class CartItem(models.Model):
         verbose_name = _("list item")
         verbose_name_plural = _("list items")
         constraints = [models.UniqueConstraint(fields=["user", "service"], name="orders_cartitem_unique")]
+
+    def __str__(self):
+        return f"{self.service_id} × {self.quantity}"
 
 
 class ReminderSent(models.Model):

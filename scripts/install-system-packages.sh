@@ -4,7 +4,9 @@
 #         (WeasyPrint, for the invoice PDFs), a CJK font with real bold
 #   test: Debian's chromium for the browser tier
 #   bench: wrk for `make bench`, and redis-server for its worker run (a private instance)
+# apt's own output goes to var/log/apt-install.log and is shown only when it fails.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(base)
@@ -30,6 +32,12 @@ if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || { echo "Missing packages ${missing[*]}: install them as root." >&2; exit 1; }
   sudo="sudo"
 fi
-echo "Installing Debian packages: ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+log=var/log/apt-install.log
+mkdir -p "$(dirname "$log")"
+echo "==> Debian packages: ${missing[*]} (apt's output: $log)"
+if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+  --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  tail -n 30 "$log" >&2
+  echo "installing ${missing[*]} failed; the whole output is in $log" >&2
+  exit 1
+fi

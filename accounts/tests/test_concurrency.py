@@ -7,9 +7,9 @@ from accounts import services
 from accounts.exceptions import AccountError
 from accounts.models import ProductKey, User
 from catalog.tests.factories import ProductLineFactory
+from mall.testing import run_concurrently
 
 from .factories import UserFactory
-from mall.testing import run_concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -104,7 +104,7 @@ class TestInvoiceProfileForm:
         assert list(form.errors) == ["title_type"]
 
     def test_special_missing_everything_shows_an_error_beside_each_field(self):
-        form = InvoiceProfileForm(data=special_data(**{field: "" for field in SPECIAL_FIELDS}))
+        form = InvoiceProfileForm(data=special_data(**dict.fromkeys(SPECIAL_FIELDS, "")))
         assert set(form.errors) == set(SPECIAL_FIELDS)
 
     def test_wrong_uscc_check_digit_is_refused(self):

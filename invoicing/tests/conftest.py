@@ -12,9 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from pypdf import PdfReader
-
 from django.core.files.uploadedfile import SimpleUploadedFile
+from pypdf import PdfReader
 
 from invoicing import signing
 from invoicing.models import Contract

@@ -14,15 +14,13 @@ from django.test import override_settings
 from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
-
-from invoicing.signing import _outside_event_loop
 from pyhanko_certvalidator import ValidationContext
 
 from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
 from invoicing import services
 from invoicing.models import Contract, Invoice
-from invoicing.signing import verify_pdf
+from invoicing.signing import _outside_event_loop, verify_pdf
 from orders.models import Order
 from orders.tests.factories import order_in
 

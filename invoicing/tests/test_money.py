@@ -8,6 +8,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from accounts.tests.factories import UserFactory
 from catalog.tests.factories import ServiceFactory
 from invoicing import services
 from invoicing.models import Invoice
@@ -15,7 +16,6 @@ from invoicing.money import allocate, amount_in_words, money, tax_split
 from orders import services as order_services
 from orders.models import Order
 from orders.tests.factories import order_in, submitted_order
-from accounts.tests.factories import UserFactory
 
 D = Decimal
 pytestmark = pytest.mark.usefixtures("configured_signing_key")

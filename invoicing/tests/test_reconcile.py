@@ -184,7 +184,6 @@ class TestOnAWorldOfOrders(TestCase):
 
 
     def test_a_deleted_job_is_still_expected_then_missing(self):
-        world = self.world
         order = order_in(S.SUCCESS)  # confirmed just now; the worker has not run (no commit in a test)
         code, out = run()
         assert code == 0, out
@@ -401,7 +400,6 @@ class TestOnAWorldOfOrders(TestCase):
 
 
     def test_fix_missing_documents_makes_those_never_made(self):
-        world = self.world
         order = order_in(S.SUCCESS)
         DocumentJob.objects.filter(order=order).delete()
         Order.objects.filter(pk=order.pk).update(completed_at=timezone.now() - timedelta(hours=2))
@@ -412,7 +410,6 @@ class TestOnAWorldOfOrders(TestCase):
 
 
     def test_fix_leaves_documents_still_expected_alone(self):
-        world = self.world
         order = order_in(S.SUCCESS)
         assert run("--fix-missing-documents")[0] == 0
         assert not Contract.objects.filter(order=order).exists()

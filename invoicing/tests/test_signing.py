@@ -154,11 +154,10 @@ def test_signing_and_verifying_work_inside_a_running_event_loop():
     """pyHanko runs asyncio.run inside: from a thread that already runs a loop (an async
     view, or the browser tests' Playwright) the calls must still work."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from invoicing.pdf import render_pdf
     from invoicing.signing import sign_pdf, verify_pdf
-
-    from concurrent.futures import ThreadPoolExecutor
 
     async def inside_a_loop():
         signed = sign_pdf(render_pdf("<p>合同</p>"), reason="test")

@@ -24,8 +24,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.core import mail
 from django.conf import settings as django_settings
+from django.core import mail
 from django.core.files.storage import FileSystemStorage
 from django.utils import timezone
 

@@ -135,7 +135,7 @@ def fuzzed_post(base: dict, changes: dict) -> dict:
 
 
 def changes_for(names) -> st.SearchStrategy:
-    return st.fixed_dictionaries({name: change for name in names})
+    return st.fixed_dictionaries(dict.fromkeys(names, change))
 
 
 def assert_no_server_error(response):

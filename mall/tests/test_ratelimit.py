@@ -35,7 +35,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def limits(settings):
     """Three POSTs per window for every group (a day: no window ends during a test)."""
-    settings.RATE_LIMITS = {name: "3/d" for name in settings.RATE_LIMITS}
+    settings.RATE_LIMITS = dict.fromkeys(settings.RATE_LIMITS, "3/d")
     return 3
 
 

@@ -35,7 +35,6 @@ from mall.tests.s3server import S3Server
 from orders.models import Order, OrderEvent
 from orders.tests.factories import order_in
 
-
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 CELERY = Path(sys.executable).with_name("celery")
 START_SECONDS = 30  # a web process answers /readyz, a worker logs "ready"

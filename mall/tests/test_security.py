@@ -32,7 +32,7 @@ from orders import services as order_services
 from orders.models import CartItem, Order, PaymentProof
 from orders.tests.factories import order_in
 from refunds.models import RefundRequest
-from refunds.tests.factories import refundable_order, refund_requested
+from refunds.tests.factories import refund_requested, refundable_order
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 TEMPLATES_DIR = Path(settings.BASE_DIR) / "templates"

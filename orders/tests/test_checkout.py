@@ -18,11 +18,11 @@ from pytest_django.asserts import assertTemplateUsed
 from accounts.models import InvoiceProfile, Message
 from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
+from mall.testing import run_concurrently
 from orders import services
 from orders.exceptions import OrderError
 from orders.models import DailySerial, Order, OrderLine
 from orders.tests.factories import DETAILS, AgreementFactory
-from mall.testing import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -314,7 +314,7 @@ class TestCheckoutRefusals:
         assert f'id="error_1_id_{field}"' in response.text or field == "invoice_profile"
 
     def test_each_required_field_blank_is_refused(self, signed_in, service, agreement, profile):
-        blank = {field: "" for field in REQUIRED_DETAILS}
+        blank = dict.fromkeys(REQUIRED_DETAILS, "")
         data = checkout_data(service=service, agreement=agreement, profile=profile, **blank)
         self.refused(signed_in, service, data, *REQUIRED_DETAILS)
 

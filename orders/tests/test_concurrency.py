@@ -6,11 +6,11 @@ import pytest
 
 from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
+from mall.testing import run_concurrently
 from orders import services
 from orders.models import Order, OrderEvent, OrderLine
 
 from .factories import DETAILS, agreement, order_in
-from mall.testing import run_concurrently
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -19,7 +19,14 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from mall.celery import app as celery_app
-from mall.testing import celery_publishing_to, celery_worker_start, database_url, process_stop, queue_declared, redis_queue_delete
+from mall.testing import (
+    celery_publishing_to,
+    celery_worker_start,
+    database_url,
+    process_stop,
+    queue_declared,
+    redis_queue_delete,
+)
 from orders import tasks
 from orders.models import Order, OrderEvent, OrderLine, ReminderSent
 from orders.tests.factories import order_in, submitted_order

@@ -421,14 +421,14 @@ class TestComplete:
 
         # The invoice admin shows what the red-letter invoice is and what it reverses.
         invoices = finance_client.get(reverse("admin:invoicing_invoice_changelist") + "?purpose__exact=red_letter")
-        assert f'data-purpose="red_letter"' in invoices.text
+        assert 'data-purpose="red_letter"' in invoices.text
         assert f'data-original="{invoice_number(5)}"' in invoices.text
         change = finance_client.get(reverse("admin:invoicing_invoice_change", args=[red.pk]))
         assert [move for *_rest, move in change.context["invoice_buttons"]] == ["issue"]
         assert reverse("admin:invoicing_invoice_change", args=[original.pk]) in change.text  # the original, linked
-        assert {"purpose", "original", "red_reason"} <= set(
+        assert {"purpose", "original", "red_reason"} <= {
             field for fieldset in change.context["adminform"].fieldsets for field in fieldset[1]["fields"]
-        )
+        }
 
         issue_page = finance_client.get(reverse("admin:invoicing_invoice_issue", args=[red.pk]))
         summary = re.search(r'<td data-testid="invoice-purpose"[^>]*>(.*?)</td>', issue_page.text, re.S)

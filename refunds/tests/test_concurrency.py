@@ -4,6 +4,7 @@ calls wait and then find the new state. Commits are real here (transaction=True)
 documents of a confirmed order and the sheets of new invoices are made on commit."""
 
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.utils import timezone
@@ -108,11 +109,11 @@ def test_concurrent_withdraw_and_approve_leave_one_consistent_outcome():
         finance = finance_user()
         refund = refund_requested(order, "300.00")
         moves = [
-            lambda: services.refund_withdraw(refund=refund, actor=order.customer),
-            lambda: services.refund_approve(refund=refund, actor=finance),
+            partial(services.refund_withdraw, refund=refund, actor=order.customer),
+            partial(services.refund_approve, refund=refund, actor=finance),
         ]
 
-        outcomes = run_concurrently(lambda i: moves[i](), 2)
+        outcomes = run_concurrently(lambda i, moves=moves: moves[i](), 2)
 
         won, refused = split(outcomes, RefundRequest)
         assert len(won) == 1 and len(refused) == 1, outcomes

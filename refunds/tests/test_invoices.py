@@ -11,7 +11,6 @@ original or re-issue is in force."""
 from decimal import Decimal
 
 import pytest
-
 from django.utils import timezone, translation
 
 from invoicing import services as invoicing_services
