@@ -8,18 +8,15 @@ Headers and labels are written in Chinese whatever the reader's language: the fi
 goes to the tax system, which looks columns up by their Chinese names.
 """
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
 
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
-from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
 
 from accounts.models import InvoiceProfile
-from orders.export import BOM, LANGUAGE, MONEY_FORMAT, _csv_text, _Echo, _xlsx_cell
+from mall import export
+from mall.export import LANGUAGE, MONEY_FORMAT
 
 from .models import Invoice
 
@@ -109,29 +106,19 @@ def _joined(*parts) -> str:
 def csv_chunks(invoices: Iterable) -> Iterator[str]:
     """The CSV file as text pieces to stream: the BOM (so Excel reads UTF-8), the header,
     one line per invoice line."""
-    writer = csv.writer(_Echo())
-    yield BOM + writer.writerow(headers())
-    for row in invoice_rows(invoices):
-        yield writer.writerow([_csv_text(value) for value in row])
+    return export.csv_chunks(headers(), invoice_rows(invoices))
 
 
 def xlsx_bytes(invoices: Iterable, *, title: str | None = None) -> bytes:
     """The xlsx workbook: the CSV's columns and rows, amounts as numbers with two
     decimals, the unit price with eight, the tax rate as a percentage."""
-    workbook = Workbook(write_only=True)
     if title is None:
         with translation.override(LANGUAGE):
             title = pgettext("invoice export sheet", "Pending invoices")
-    sheet = workbook.create_sheet(title)
-    for index, (_header, width) in enumerate(COLUMNS):
-        sheet.column_dimensions[get_column_letter(index + 1)].width = width
-    sheet.freeze_panes = "A2"
-    sheet.append(headers())
-    for row in invoice_rows(invoices):
-        cells = [_xlsx_cell(sheet, value, money=False) for value in row]
-        for index, number_format in NUMBER_FORMATS.items():
-            cells[index].number_format = number_format
-        sheet.append(cells)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return export.xlsx_bytes(
+        title=title,
+        widths=[width for _header, width in COLUMNS],
+        headers=headers(),
+        rows=invoice_rows(invoices),
+        number_formats=NUMBER_FORMATS,
+    )

@@ -1,15 +1,11 @@
-"""Money on invoices: splitting a tax-inclusive total and writing amounts in 大写."""
+"""Money on invoices: splitting a tax-inclusive total and writing amounts in 大写
+(rounding to the fen itself: mall/money.py)."""
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import cn2an
 
-FEN = Decimal("0.01")
-
-
-def money(value) -> Decimal:
-    """`value` as CNY: a Decimal with two places, rounded half-up."""
-    return Decimal(value).quantize(FEN, rounding=ROUND_HALF_UP)
+from mall.money import money
 
 
 def tax_split(total, rate) -> tuple[Decimal, Decimal]:

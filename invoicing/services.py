@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed
 
 from mall import pagecache
+from mall.money import money
 from orders.models import Order
 from orders.selectors import CONFIRMED_STATUSES
 from orders.services import order_event_record, order_notify
@@ -33,7 +34,7 @@ from orders.services import order_event_record, order_notify
 from . import pdf, seal, signing
 from .exceptions import InvoiceError
 from .models import Contract, DocumentJob, Invoice, InvoiceLine
-from .money import allocate, amount_in_words, money, tax_split
+from .money import allocate, amount_in_words, tax_split
 from .qr import qr_data_uri
 from .validators import validate_invoice_number
 

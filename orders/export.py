@@ -4,18 +4,16 @@
 The files are Chinese whatever the reader's language (headers, statuses, payment
 methods): they go to finance and to spreadsheets that look columns up by these names.
 The headers are msgids resolved in LANGUAGE, so the Chinese lives in the catalogue.
+How values become CSV text and xlsx cells: mall/export.py.
 """
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime
 
 from django.utils import timezone, translation
 from django.utils.translation import pgettext, pgettext_lazy
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.utils import get_column_letter
+
+from mall import export
+from mall.export import LANGUAGE, MONEY_FORMAT
 
 from .models import Order
 
@@ -42,15 +40,6 @@ COLUMNS = (
 HEADERS = tuple(header for header, _width in COLUMNS)
 # Columns holding money (total, paid, subtotal), by index; the rest that are not dates or numbers are text.
 MONEY_INDEXES = frozenset({8, 9, 14})
-
-LANGUAGE = "zh-hans"
-BOM = "\ufeff"  # Excel opens a CSV as UTF-8 only when it starts with the byte-order mark
-MONEY_FORMAT = "#,##0.00"
-DATE_FORMAT = "yyyy-mm-dd"
-DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-# A spreadsheet runs a cell that starts with one of these as a formula: text typed by
-# customers (store name, seller nick …) is prefixed with an apostrophe in CSV.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def headers() -> list[str]:
@@ -93,63 +82,21 @@ def order_rows(orders: Iterable) -> Iterator[tuple]:
             )
 
 
-def _csv_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, str):
-        return "'" + value if value.startswith(FORMULA_STARTS) else value
-    return str(value)  # Decimal keeps its two places: 1280.00
-
-
-class _Echo:
-    """A file-like object whose write() hands the line back, for streaming csv.writer."""
-
-    def write(self, value):
-        return value
-
-
 def csv_chunks(orders: Iterable) -> Iterator[str]:
     """The CSV file as text pieces to stream: the BOM, the header, one line per order line."""
-    writer = csv.writer(_Echo())
-    yield BOM + writer.writerow(headers())
-    for row in order_rows(orders):
-        yield writer.writerow([_csv_text(value) for value in row])
+    return export.csv_chunks(headers(), order_rows(orders))
 
 
 def xlsx_bytes(orders: Iterable, *, title: str | None = None) -> bytes:
     """The xlsx workbook: the same columns and rows as the CSV, money as numbers with two
     decimals, order time as a date-time, service dates as dates."""
-    workbook = Workbook(write_only=True)
     if title is None:
         with translation.override(LANGUAGE):
             title = pgettext("order export sheet", "Orders")
-    sheet = workbook.create_sheet(title)
-    for index, (_header, width) in enumerate(COLUMNS):
-        sheet.column_dimensions[get_column_letter(index + 1)].width = width
-    sheet.freeze_panes = "A2"
-    sheet.append(headers())
-    for row in order_rows(orders):
-        sheet.append([_xlsx_cell(sheet, value, money=i in MONEY_INDEXES) for i, value in enumerate(row)])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _xlsx_cell(sheet, value, *, money: bool):
-    if value is None:
-        return None
-    cell = WriteOnlyCell(sheet, value=value)
-    if money:
-        cell.number_format = MONEY_FORMAT
-    elif isinstance(value, datetime):
-        cell.number_format = DATETIME_FORMAT
-    elif isinstance(value, date):
-        cell.number_format = DATE_FORMAT
-    elif isinstance(value, str):
-        cell.data_type = "s"  # openpyxl would store a leading "=" as a formula
-    return cell
-
+    return export.xlsx_bytes(
+        title=title,
+        widths=[width for _header, width in COLUMNS],
+        headers=headers(),
+        rows=order_rows(orders),
+        number_formats=dict.fromkeys(MONEY_INDEXES, MONEY_FORMAT),
+    )

@@ -7,7 +7,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -28,6 +28,7 @@ from accounts.tasks import email_send_task
 from accounts.validators import cn_mobile_to_e164
 from catalog.models import Service
 from mall.celery import enqueue_on_commit
+from mall.money import money
 
 from .exceptions import OrderError, TransitionRefused
 from .models import Agreement, CartItem, DailySerial, Order, OrderEvent, OrderLine
@@ -35,7 +36,6 @@ from .selectors import service_end_for
 
 logger = logging.getLogger(__name__)
 
-CENT = Decimal("0.01")
 QUANTITY_MAX = 99
 APPROVE_START_MAX_DAYS = 366  # a service may be scheduled up to a year ahead
 REMARKS_MAX = 500
@@ -96,10 +96,6 @@ ACTION_LABELS = {
     "reject_refund": gettext_lazy("Refund rejected"),
     "complete_refund": gettext_lazy("Refund completed"),
 }
-
-
-def money(value) -> Decimal:
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from django_fsm import can_proceed
 
 from accounts.validators import cn_mobile_to_e164
 from invoicing.models import Invoice
-from invoicing.money import money
 from invoicing.services import invoices_after_refund
+from mall.money import money
 from orders.models import Order
 from orders.services import order_event_record, order_move, order_notify
 

@@ -12,7 +12,8 @@ from accounts.tests.factories import UserFactory
 from catalog.tests.factories import ServiceFactory
 from invoicing import services
 from invoicing.models import Invoice
-from invoicing.money import allocate, amount_in_words, money, tax_split
+from invoicing.money import allocate, amount_in_words, tax_split
+from mall.money import money
 from orders import services as order_services
 from orders.models import Order
 from orders.tests.factories import order_in, submitted_order

@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 
 from accounts.tests.factories import UserFactory
 from catalog.tests.factories import ServiceFactory
+from mall.export import BOM
 from orders import export
 from orders.admin import OrderAdmin
 from orders.models import Order
@@ -55,8 +56,8 @@ def finance_client(client):
 
 def csv_of(response) -> list[list[str]]:
     body = b"".join(response.streaming_content).decode("utf-8")
-    assert body.startswith(export.BOM)
-    return list(csv.reader(io.StringIO(body.removeprefix(export.BOM))))
+    assert body.startswith(BOM)
+    return list(csv.reader(io.StringIO(body.removeprefix(BOM))))
 
 
 def xlsx_of(response) -> list[tuple]:
