@@ -77,11 +77,11 @@ def sign_pdf(pdf: bytes, *, reason: str, location: str = "") -> bytes:
         md_algorithm="sha256",
     )
     # A fixed reservation skips pyHanko's size-estimating dry run (~124 → ~70 ms).
-    out = _outside_event_loop(signers.sign_pdf, writer, metadata, signer=credentials.signer, bytes_reserved=8192)
+    out = outside_event_loop(signers.sign_pdf, writer, metadata, signer=credentials.signer, bytes_reserved=8192)
     return out.getvalue()
 
 
-def _outside_event_loop(function, *args, **kwargs):
+def outside_event_loop(function, *args, **kwargs):
     """Call `function`, which runs asyncio.run inside (pyHanko's sign and validate).
 
     Where this thread already runs an event loop (an async view; Playwright's sync API
@@ -108,7 +108,7 @@ def verify_pdf(pdf: bytes) -> VerificationResult:
         return VerificationResult(valid=False, intact=False, signer="", signed_at=None)
     context = ValidationContext(trust_roots=[credentials.certificate], allow_fetching=False)
     try:
-        status = _outside_event_loop(validate_pdf_signature, embedded[-1], context)
+        status = outside_event_loop(validate_pdf_signature, embedded[-1], context)
     except Exception:
         return VerificationResult(valid=False, intact=False, signer="", signed_at=None)
     signer = ""

@@ -20,7 +20,7 @@ from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
 from invoicing import services
 from invoicing.models import Contract, Invoice
-from invoicing.signing import _outside_event_loop, verify_pdf
+from invoicing.signing import outside_event_loop, verify_pdf
 from orders.models import Order
 from orders.tests.factories import order_in
 
@@ -227,7 +227,7 @@ def pyhanko_status(data: bytes, cert_path: str):
     context = ValidationContext(trust_roots=[load_cert_from_pemder(cert_path)], allow_fetching=False)
     # Through the same helper as verify_pdf: pyHanko runs asyncio.run, refused where an
     # event loop already runs (Playwright's, left by the browser tests in this process).
-    return _outside_event_loop(validate_pdf_signature, signature, context)
+    return outside_event_loop(validate_pdf_signature, signature, context)
 
 
 @pytest.mark.django_db

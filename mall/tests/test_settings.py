@@ -27,13 +27,10 @@ def manage(*args, env):
 @pytest.fixture
 def signing_pair(tmp_path):
     """The seller's key and certificate, as production configures them."""
-    from invoicing.signing import _self_signed_pair
+    from invoicing.tests.conftest import write_signing_pair
 
-    key_pem, cert_pem = _self_signed_pair("上海测试软件有限公司")
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    key.write_bytes(key_pem)
-    cert.write_bytes(cert_pem)
-    return {"SIGNING_KEY": str(key), "SIGNING_CERT": str(cert)}
+    key, cert = write_signing_pair(tmp_path, "上海测试软件有限公司")
+    return {"SIGNING_KEY": key, "SIGNING_CERT": cert}
 
 
 def test_check_deploy_refuses_the_development_signing_key():

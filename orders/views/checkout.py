@@ -33,7 +33,7 @@ def checkout(request, service_id):
         service = service_get_on_sale(pk=service_id)
     except Service.DoesNotExist:
         raise Http404 from None
-    return _checkout(request, lines=[(service, 1)], from_cart=False)
+    return checkout_page(request, lines=[(service, 1)], from_cart=False)
 
 
 @login_required
@@ -45,12 +45,12 @@ def checkout_cart(request):
         return redirect("orders:cart")
     # An empty list on POST still reaches the service: a repeated submit (its token) finds
     # the order the first one made, which emptied the list.
-    return _checkout(request, lines=[(item.service, item.quantity) for item in items], from_cart=True)
+    return checkout_page(request, lines=[(item.service, item.quantity) for item in items], from_cart=True)
 
 
 # Here rather than on each view: one counter per customer for 立即购买, the 清单 and 续订.
 @rate_limit("checkout", key="user")
-def _checkout(request, *, lines, from_cart, profiles=None, prefill=None):
+def checkout_page(request, *, lines, from_cart, profiles=None, prefill=None):
     """The checkout page and its submission for `lines`; `profiles` (the customer's invoice
     profiles, when the caller already read them) and `prefill` serve a renewal (views/renew.py)."""
     agreement = services.agreement_current()

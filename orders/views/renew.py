@@ -1,6 +1,6 @@
 """续订 (renewal): order again what a completed order had, in one click.
 
-The renewal is the ordinary checkout page (views/checkout.py `_checkout`) served at
+The renewal is the ordinary checkout page (views/checkout.py `checkout_page`) served at
 /account/orders/<number>/renew/, with the order's services as its lines instead of one
 catalog service or the 清单. The page posts back to the same URL, which rebuilds the
 lines from the order and submits through services.order_checkout like any checkout.
@@ -28,7 +28,7 @@ from ..exceptions import TransitionRefused
 from ..forms import CheckoutForm
 from ..models import Order, OrderLine
 from .account import RENEWABLE_STATUSES, order_view
-from .checkout import _checkout
+from .checkout import checkout_page
 
 # The invoice snapshot fields that name the buyer: a profile that still matches them is
 # "the same profile" even when its address or bank account was edited since.
@@ -66,7 +66,7 @@ def order_renew(request, order):
             % {"number": order.number},
         )
     profiles = list(invoice_profile_list(user=request.user))
-    return _checkout(
+    return checkout_page(
         request, lines=lines, from_cart=False, profiles=profiles, prefill=renewal_prefill(order, profiles)
     )
 
