@@ -7,7 +7,7 @@ from accounts import services
 from accounts.exceptions import AccountError
 from accounts.models import ProductKey, User
 from catalog.tests.factories import ProductLineFactory
-from mall.testing import run_concurrently
+from tests.support.helpers import run_concurrently
 
 from .factories import UserFactory
 

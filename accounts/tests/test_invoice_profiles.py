@@ -18,7 +18,7 @@ from accounts.forms import InvoiceProfileForm
 from accounts.models import InvoiceProfile
 from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from accounts.tests.test_validators import LETTER_LED, VALID_USCC
-from mall.testing import run_concurrently
+from tests.support.helpers import run_concurrently
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from django.utils.http import urlsafe_base64_decode
 from accounts.tasks import email_send_task
 from accounts.tests.factories import UserFactory
 from mall.celery import app as celery_app
-from mall.testing import celery_publishing_to, celery_worker_start, process_stop, redis_queue_delete
+from tests.support.helpers import celery_publishing_to, celery_worker_start, process_stop, redis_queue_delete
 
 RESET_LINK = re.compile(r"http://testserver/accounts/password-reset/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)/")
 WORKER_WAIT_SECONDS = 30

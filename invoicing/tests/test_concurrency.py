@@ -6,10 +6,10 @@ import pytest
 
 from invoicing import services
 from invoicing.models import Contract, DocumentJob, Invoice
-from mall.testing import run_concurrently
 from orders import services as order_services
 from orders.models import Order, OrderEvent
 from orders.tests.factories import order_in
+from tests.support.helpers import run_concurrently
 
 from .conftest import stored_files
 

@@ -19,11 +19,11 @@ from accounts.tests.factories import UserFactory
 from invoicing import reconcile, services, signing
 from invoicing.models import Contract, DocumentJob, Invoice
 from mall.storage import documents_storage_config
-from mall.tests.s3server import S3Server
 from orders import proofs
 from orders.models import Order, PaymentProof
 from orders.tests.factories import order_in
 from orders.tests.test_payment_proofs import png_bytes, upload
+from tests.support.s3server import S3Server
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("configured_signing_key")]
 

@@ -33,7 +33,10 @@ from invoicing import services as invoicing_services
 from invoicing import signing
 from invoicing.models import Contract, DocumentJob, Invoice
 from mall.celery import app as celery_app
-from mall.testing import (
+from orders import services as order_services
+from orders.models import Order
+from orders.tests.factories import order_in
+from tests.support.helpers import (
     RedisServer,
     celery_publishing_to,
     celery_worker_start,
@@ -43,9 +46,6 @@ from mall.testing import (
     queue_declared,
     redis_queue_delete,
 )
-from orders import services as order_services
-from orders.models import Order
-from orders.tests.factories import order_in
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

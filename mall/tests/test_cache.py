@@ -5,7 +5,7 @@ import time
 import pytest
 
 from mall.cache import PAUSE_SECONDS, FailOpenRedisCache
-from mall.testing import RedisServer
+from tests.support.helpers import RedisServer
 
 pytestmark = pytest.mark.redis
 

@@ -57,6 +57,19 @@ def test_no_module_imports_another_apps_private_names():
     )
 
 
+def test_no_product_module_imports_test_support():
+    """Test machinery (tests/support/) stays out of what runs in production."""
+    offenders = []
+    for package, path in project_modules():
+        if package in ("tests", "scripts") or "tests" in path.relative_to(BASE_DIR).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            modules += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            offenders += [f"{path.relative_to(BASE_DIR)}:{node.lineno}" for module in modules if module.split(".")[0] == "tests"]
+    assert not offenders
+
+
 def test_the_check_sees_every_project_package():
     assert {package for package, _path in project_modules()} >= {"accounts", "catalog", "invoicing", "mall", "orders"}
 

@@ -30,10 +30,10 @@ from django.contrib.sessions.backends.db import SessionStore
 from accounts.tests.factories import UserFactory
 from invoicing.models import Contract, DocumentJob, Invoice
 from invoicing.tests.conftest import write_signing_pair
-from mall.testing import BASE_DIR, LOCALHOST, RedisServer, database_url, free_port, process_stop
-from mall.tests.s3server import S3Server
 from orders.models import Order, OrderEvent
 from orders.tests.factories import order_in
+from tests.support.helpers import BASE_DIR, LOCALHOST, RedisServer, database_url, free_port, process_stop
+from tests.support.s3server import S3Server
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 CELERY = Path(sys.executable).with_name("celery")
@@ -356,7 +356,7 @@ def test_two_sweeps_at_once_make_one_invoice_and_one_contract(settings, tmp_path
 
     from invoicing import services as invoicing_services
     from invoicing import signing
-    from mall.testing import run_concurrently
+    from tests.support.helpers import run_concurrently
 
     settings.SIGNING_KEY, settings.SIGNING_CERT = str(tmp_path / "missing.pem"), str(tmp_path / "missing-cert.pem")
     order = order_in(Order.Status.SUCCESS)  # its documents fail after the commit: no key yet

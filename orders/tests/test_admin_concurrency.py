@@ -9,10 +9,10 @@ from django.urls import reverse
 
 from accounts.roles import GROUP_REVIEWERS
 from accounts.tests.factories import UserFactory
-from mall.testing import run_concurrently
 from orders import services
 from orders.exceptions import TransitionRefused
 from orders.models import Order
+from tests.support.helpers import run_concurrently
 
 from .factories import first_of_next_month, submitted_order
 

@@ -18,11 +18,11 @@ from pytest_django.asserts import assertTemplateUsed
 from accounts.models import InvoiceProfile, Message
 from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
-from mall.testing import run_concurrently
 from orders import services
 from orders.exceptions import OrderError
 from orders.models import DailySerial, Order, OrderLine
 from orders.tests.factories import DETAILS, AgreementFactory
+from tests.support.helpers import run_concurrently
 
 pytestmark = pytest.mark.django_db
 

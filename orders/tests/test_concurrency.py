@@ -6,9 +6,9 @@ import pytest
 
 from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
-from mall.testing import run_concurrently
 from orders import services
 from orders.models import Order, OrderEvent, OrderLine
+from tests.support.helpers import run_concurrently
 
 from .factories import DETAILS, agreement, order_in
 

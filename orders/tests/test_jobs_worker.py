@@ -19,7 +19,11 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from mall.celery import app as celery_app
-from mall.testing import (
+from orders import tasks
+from orders.models import Order, OrderEvent, OrderLine, ReminderSent
+from orders.tests.factories import order_in, submitted_order
+from orders.tests.test_sms import gateway
+from tests.support.helpers import (
     celery_publishing_to,
     celery_worker_start,
     database_url,
@@ -27,10 +31,6 @@ from mall.testing import (
     queue_declared,
     redis_queue_delete,
 )
-from orders import tasks
-from orders.models import Order, OrderEvent, OrderLine, ReminderSent
-from orders.tests.factories import order_in, submitted_order
-from orders.tests.test_sms import gateway
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -17,11 +17,11 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import Message
-from mall.testing import run_concurrently
 from orders import reminders, tasks
 from orders.models import Order, OrderEvent, OrderLine, ReminderSent
 from orders.tests.factories import order_in
 from orders.tests.test_sms import gateway
+from tests.support.helpers import run_concurrently
 
 pytestmark = pytest.mark.django_db
 S = Order.Status

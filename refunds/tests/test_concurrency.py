@@ -12,13 +12,13 @@ from django.utils import timezone
 from invoicing import services as invoicing_services
 from invoicing.models import Invoice
 from invoicing.tests.conftest import configured_signing_key, invoice_number, signing_pair  # noqa: F401 (fixtures)
-from mall.testing import run_concurrently
 from orders import services as order_services
 from orders.exceptions import OrderError
 from orders.models import Order, OrderEvent
 from refunds import services
 from refunds.exceptions import RefundError
 from refunds.models import RefundRequest
+from tests.support.helpers import run_concurrently
 
 from .factories import MOBILE, finance_user, refund_requested, refundable_order
 

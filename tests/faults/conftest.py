@@ -14,10 +14,10 @@ from django.test import Client
 
 from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
-from mall.testing import LOCALHOST, free_port
-from mall.testing_traffic import Shopper
 from orders.models import Order
 from orders.tests.factories import agreement, order_in
+from tests.support.helpers import LOCALHOST, free_port
+from tests.support.traffic import Shopper
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))

@@ -27,8 +27,15 @@ import time
 import pytest
 from django.conf import settings
 
-from mall.testing import RedisServer, celery_worker_start, database_url, parent_pid, process_stop, queue_declared
-from mall.testing_traffic import (
+from tests.support.helpers import (
+    RedisServer,
+    celery_worker_start,
+    database_url,
+    parent_pid,
+    process_stop,
+    queue_declared,
+)
+from tests.support.traffic import (
     Traffic,
     jobs_not_done,
     manage,

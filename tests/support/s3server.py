@@ -8,7 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
-from mall.testing import BASE_DIR, LOCALHOST, free_port, process_stop
+from .helpers import BASE_DIR, LOCALHOST, free_port, process_stop
 
 MOTO_SERVER = Path(sys.executable).with_name("moto_server")
 START_SECONDS = 20

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-from .testing import BASE_DIR, LOCALHOST, free_port, process_stop
+from .helpers import BASE_DIR, LOCALHOST, free_port, process_stop
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 PYTHON = sys.executable

@@ -47,7 +47,7 @@ def run_concurrently(target, count, *, timeout=120):
 # bind 127.0.0.1 only, and are stopped by the caller's fixture finalizer
 # (process_stop), also when the test fails.
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]  # the project directory
 CELERY = Path(sys.executable).with_name("celery")
 LOCALHOST = "127.0.0.1"
 
