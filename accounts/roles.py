@@ -63,9 +63,9 @@ REFUNDS_FINANCE = frozenset(
 # threads, answer_inquiry). Nobody adds, changes or deletes them in the admin.
 INQUIRIES_ANSWER = frozenset(
     {
-        "accounts.view_inquiry",
-        "accounts.view_inquirymessage",
-        "accounts.answer_inquiry",
+        "inquiries.view_inquiry",
+        "inquiries.view_inquirymessage",
+        "inquiries.answer_inquiry",
     }
 )
 

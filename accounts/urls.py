@@ -3,7 +3,7 @@ from django.urls import path, reverse_lazy
 
 from mall.ratelimit import rate_limit
 
-from . import forms, views, views_inquiries
+from . import forms, views
 
 app_name = "accounts"
 
@@ -71,9 +71,4 @@ urlpatterns = [
     path("account/messages/", views.message_list, name="messages"),
     path("account/messages/read-all/", views.messages_read_all, name="messages-read-all"),
     path("account/messages/<int:pk>/read/", views.message_read, name="message-read"),
-    path("account/inquiries/", views_inquiries.inquiry_list, name="inquiries"),
-    path("account/inquiries/new/", views_inquiries.inquiry_create, name="inquiry-create"),
-    path("account/inquiries/<int:pk>/", views_inquiries.inquiry_detail, name="inquiry-detail"),
-    path("account/inquiries/<int:pk>/reply/", views_inquiries.inquiry_reply, name="inquiry-reply"),
-    path("account/inquiries/<int:pk>/close/", views_inquiries.inquiry_close, name="inquiry-close"),
 ]

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("", include("invoicing.urls")),
     path("", include("refunds.urls")),
+    path("", include("inquiries.urls")),
     path("help/", views.help_page, name="help"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", views.healthz, name="healthz"),

@@ -68,7 +68,15 @@ AT_0007 = {
     GROUP_CATALOG: AT_0006[GROUP_CATALOG],
 }
 # Since 0009: reviewers and finance answer inquiries; catalog managers get nothing of them.
-INQUIRIES_ANSWER = {"accounts.view_inquiry", "accounts.view_inquirymessage", "accounts.answer_inquiry"}
+# 0009 granted them under the accounts label; since inquiries.0001 the same permissions
+# (their content types moved) read inquiries.*.
+INQUIRIES_ANSWER_0009 = {"accounts.view_inquiry", "accounts.view_inquirymessage", "accounts.answer_inquiry"}
+AT_0009 = {
+    GROUP_REVIEWERS: AT_0007[GROUP_REVIEWERS] | INQUIRIES_ANSWER_0009,
+    GROUP_FINANCE: AT_0007[GROUP_FINANCE] | INQUIRIES_ANSWER_0009,
+    GROUP_CATALOG: AT_0007[GROUP_CATALOG],
+}
+INQUIRIES_ANSWER = {"inquiries.view_inquiry", "inquiries.view_inquirymessage", "inquiries.answer_inquiry"}
 EXPECTED = {
     GROUP_REVIEWERS: AT_0007[GROUP_REVIEWERS] | INQUIRIES_ANSWER,
     GROUP_FINANCE: AT_0007[GROUP_FINANCE] | INQUIRIES_ANSWER,
@@ -200,25 +208,26 @@ class TestRefundsMigrationFunctions:
 
 @pytest.mark.django_db
 class TestInquiriesMigrationFunctions:
-    """0009: the inquiry permissions, reviewers' and finance's, on the historical models."""
+    """0009: the inquiry permissions, reviewers' and finance's, on the historical models
+    (where inquiries were still the accounts app's)."""
 
     @pytest.fixture
     def migration(self):
         return migration_functions("0009_inquiries_group_permissions")
 
     def test_forwards_sets_the_list_removing_grants_made_by_hand(self, migration):
-        Group.objects.get(name=GROUP_CATALOG).permissions.add(permission("accounts.answer_inquiry"))
-        Group.objects.get(name=GROUP_FINANCE).permissions.add(permission("accounts.delete_inquiry"))
-        Group.objects.get(name=GROUP_REVIEWERS).permissions.remove(permission("accounts.answer_inquiry"))
+        Group.objects.get(name=GROUP_CATALOG).permissions.add(permission("inquiries.answer_inquiry"))
+        Group.objects.get(name=GROUP_FINANCE).permissions.add(permission("inquiries.delete_inquiry"))
+        Group.objects.get(name=GROUP_REVIEWERS).permissions.remove(permission("inquiries.answer_inquiry"))
         migration.forwards()
         migration.forwards()
-        assert all_group_permissions() == EXPECTED
+        assert all_group_permissions() == AT_0009
 
     def test_backwards_restores_what_0007_set(self, migration):
         migration.backwards()
         assert all_group_permissions() == AT_0007
         migration.forwards()
-        assert all_group_permissions() == EXPECTED
+        assert all_group_permissions() == AT_0009
 
     def test_catalog_managers_have_no_inquiry_permission(self):
         assert not {p for p in permissions_of(GROUP_CATALOG) if "inquir" in p}
@@ -252,8 +261,8 @@ MATRIX = {
     "admin:accounts_invoiceprofile_changelist": (403,    200,    403,    302),
     "admin:refunds_refundrequest_changelist":   (403,    200,    403,    302),
     "admin:refunds_refundrequest_add":          (403,    403,    403,    302),
-    "admin:accounts_inquiry_changelist":        (200,    200,    403,    302),
-    "admin:accounts_inquiry_add":               (403,    403,    403,    302),
+    "admin:inquiries_inquiry_changelist":        (200,    200,    403,    302),
+    "admin:inquiries_inquiry_add":               (403,    403,    403,    302),
 }
 ROLE_USERS = {
     "reviewer": {"staff": True, "groups": [GROUP_REVIEWERS]},

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "orders",
     "invoicing",
     "refunds",
+    "inquiries",
     "mall",  # after the apps whose models the page cache watches (mall/pagecache.py)
 ]
 

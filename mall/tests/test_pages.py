@@ -9,7 +9,7 @@ from catalog.tests.factories import ServiceFactory
 PUBLIC = ["catalog:home", "catalog:service-list", "catalog:key-finder", "help", "accounts:login", "accounts:register",
           "accounts:password-reset", "accounts:password-reset-done"]
 SIGNED_IN = ["accounts:profile", "accounts:password", "accounts:product-keys", "accounts:addresses",
-             "accounts:invoice-profiles", "accounts:messages", "accounts:inquiries", "orders:list", "invoicing:list",
+             "accounts:invoice-profiles", "accounts:messages", "inquiries:list", "orders:list", "invoicing:list",
              "refunds:list"]
 
 

@@ -21,11 +21,12 @@ from django.test import Client, TestCase, override_settings
 from django.urls import URLResolver, get_resolver
 from PIL import Image
 
-from accounts import inquiries
 from accounts import services as account_services
-from accounts.models import Address, Inquiry, InquiryMessage, InvoiceProfile, Message, ProductKey
+from accounts.models import Address, InvoiceProfile, Message, ProductKey
 from accounts.tests.factories import AddressFactory, InvoiceProfileFactory, ProductKeyFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
+from inquiries import services as inquiry_services
+from inquiries.models import Inquiry, InquiryMessage
 from invoicing.models import Contract, Invoice
 from orders import proofs
 from orders import services as order_services
@@ -78,7 +79,7 @@ def all_routes() -> list[Route]:
 
 # The admin's two regular-expression routes, with a path each resolves.
 REGEX_EXAMPLES = {
-    f"{ADMIN_PREFIX}^(?P<app_label>auth|axes|accounts|catalog|orders|invoicing|refunds)/$": f"/{ADMIN_PREFIX}orders/",
+    f"{ADMIN_PREFIX}^(?P<app_label>auth|axes|accounts|catalog|orders|invoicing|refunds|inquiries)/$": f"/{ADMIN_PREFIX}orders/",
     f"{ADMIN_PREFIX}(?P<url>.*)$": f"/{ADMIN_PREFIX}no-such-page/",
 }
 
@@ -106,7 +107,7 @@ class World:
         self.proof = proofs.payment_proof_upload(
             order=self.order_open, actor=self.a, upload=SimpleUploadedFile("slip.png", png(), "image/png")
         )
-        self.inquiry = inquiries.inquiry_create(customer=self.a, subject="发票抬头", body="能改吗?")
+        self.inquiry = inquiry_services.inquiry_create(customer=self.a, subject="发票抬头", body="能改吗?")
         self.message = account_services.message_send(user=self.a, title="通知")
         self.key = ProductKeyFactory(user=self.a)
         self.profile = InvoiceProfileFactory(user=self.a)
@@ -132,9 +133,9 @@ IDENTIFIERS = {
     "accounts:address-delete": lambda w: {"pk": w.address.pk},
     "accounts:address-default": lambda w: {"pk": w.address.pk},
     "accounts:message-read": lambda w: {"pk": w.message.pk},
-    "accounts:inquiry-detail": lambda w: {"pk": w.inquiry.pk},
-    "accounts:inquiry-reply": lambda w: {"pk": w.inquiry.pk},
-    "accounts:inquiry-close": lambda w: {"pk": w.inquiry.pk},
+    "inquiries:detail": lambda w: {"pk": w.inquiry.pk},
+    "inquiries:reply": lambda w: {"pk": w.inquiry.pk},
+    "inquiries:close": lambda w: {"pk": w.inquiry.pk},
     "orders:cart-update": lambda w: {"item_id": w.cart_item.pk},
     "orders:cart-remove": lambda w: {"item_id": w.cart_item.pk},
     "orders:detail": lambda w: {"number": w.order_open.number},
@@ -194,7 +195,7 @@ class CrossCustomerCrawlTests(TestCase):
     def test_the_crawl_finds_the_customer_urls(self):
         """Guards the discovery itself: the walk sees the URLs known today."""
         names = {r.name for r in customer_routes()}
-        assert {"orders:detail", "invoicing:download", "refunds:withdraw", "accounts:inquiry-detail"} <= names
+        assert {"orders:detail", "invoicing:download", "refunds:withdraw", "inquiries:detail"} <= names
 
     def test_every_customer_url_with_an_identifier_is_mapped(self):
         unmapped = [str(r) for r in customer_routes() if r.name not in IDENTIFIERS]

@@ -16,10 +16,11 @@ from django.urls import reverse
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from accounts.models import Inquiry, InquiryMessage, Message
+from accounts.models import Message
 from accounts.roles import GROUP_REVIEWERS
 from accounts.tests.factories import PASSWORD, InvoiceProfileFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
+from inquiries.models import Inquiry, InquiryMessage
 from orders import services
 from orders.models import Order, PaymentProof
 from orders.tests.factories import DETAILS, agreement, order_in
@@ -126,7 +127,7 @@ ANSWER = "支持：同一产品密钥下可绑定多个店铺，每个店铺需�
 def inquiry_people(transactional_db):
     """A customer, a service on sale, and a reviewer (订单审核) who may answer inquiries."""
     reviewer = UserFactory(staff=True, groups=[GROUP_REVIEWERS], real_name="审核甲")
-    assert reviewer.has_perm("accounts.answer_inquiry") and not reviewer.is_superuser
+    assert reviewer.has_perm("inquiries.answer_inquiry") and not reviewer.is_superuser
     return UserFactory(), ServiceFactory(), reviewer
 
 
@@ -139,7 +140,7 @@ def test_customer_asks_about_a_service_and_reads_the_staff_answer(
     # The customer asks from the service's page.
     sign_in(page, reverse("accounts:login"), customer, service.get_absolute_url(), base)
     page.get_by_test_id("ask-service").click()
-    expect(page).to_have_url(base + reverse("accounts:inquiry-create") + f"?service={service.pk}")
+    expect(page).to_have_url(base + reverse("inquiries:create") + f"?service={service.pk}")
     expect(page.get_by_test_id("inquiry-about").get_by_test_id("inquiry-service")).to_have_attribute(
         "href", service.get_absolute_url()
     )
@@ -151,20 +152,20 @@ def test_customer_asks_about_a_service_and_reads_the_staff_answer(
 
     inquiry = Inquiry.objects.get(customer=customer)
     assert (inquiry.service, inquiry.status) == (service, Inquiry.Status.OPEN)
-    expect(page).to_have_url(base + reverse("accounts:inquiry-detail", args=[inquiry.pk]))
+    expect(page).to_have_url(base + reverse("inquiries:detail", args=[inquiry.pk]))
     expect(page.locator("[data-testid=inquiry-message][data-from=customer]")).to_contain_text(QUESTION)
     expect(page.locator("[data-testid=inquiry-message][data-from=staff]")).to_have_count(0)
 
     # The reviewer finds it in the admin's queue and answers it.
     messages_before = Message.objects.filter(user=customer).count()
     admin = new_context(viewport={"width": 1600, "height": 900}).new_page()
-    changelist = reverse("admin:accounts_inquiry_changelist")
+    changelist = reverse("admin:inquiries_inquiry_changelist")
     sign_in(admin, reverse("admin:login"), reviewer, changelist, base)
     rows = admin.locator("#result_list tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.locator("[data-status]")).to_have_attribute("data-status", Inquiry.Status.OPEN)
     admin.screenshot(path=artifacts_dir / "inquiry-admin-queue.png", full_page=True)
-    change_url = reverse("admin:accounts_inquiry_change", args=[inquiry.pk])
+    change_url = reverse("admin:inquiries_inquiry_change", args=[inquiry.pk])
     rows.locator(f"a[href^='{change_url}']").click()
     expect(admin).to_have_url(re.compile(re.escape(base + change_url)))
     answer = admin.get_by_test_id("answer-form")
@@ -181,14 +182,14 @@ def test_customer_asks_about_a_service_and_reads_the_staff_answer(
     assert Message.objects.filter(user=customer).count() == messages_before + 1  # 我的消息: answered
 
     # The customer sees the new answer flagged in 咨询管理 and reads it in the thread.
-    page.goto(base + reverse("accounts:inquiries"))
+    page.goto(base + reverse("inquiries:list"))
     expect(page.get_by_test_id("inquiry-unread")).to_have_count(1)
     page.screenshot(path=artifacts_dir / "inquiry-customer-list.png", full_page=True)
     page.get_by_test_id("inquiry-list").get_by_test_id("inquiry-subject").click()
-    expect(page).to_have_url(base + reverse("accounts:inquiry-detail", args=[inquiry.pk]))
+    expect(page).to_have_url(base + reverse("inquiries:detail", args=[inquiry.pk]))
     expect(page.locator("[data-testid=inquiry-message][data-from=staff]")).to_contain_text(ANSWER)
     page.screenshot(path=artifacts_dir / "inquiry-customer-answer.png", full_page=True)
-    page.goto(base + reverse("accounts:inquiries"))
+    page.goto(base + reverse("inquiries:list"))
     expect(page.get_by_test_id("inquiry-unread")).to_have_count(0)
 
 

@@ -10,8 +10,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import inquiries
-from .forms_inquiries import InquiryForm, InquiryReplyForm
+from . import selectors, services
+from .forms import InquiryForm, InquiryReplyForm
 from .models import Inquiry
 
 INQUIRIES_PER_PAGE = 20
@@ -19,7 +19,7 @@ INQUIRIES_PER_PAGE = 20
 
 def _own_inquiry(request, pk) -> Inquiry:
     try:
-        return inquiries.inquiry_get_for_customer(customer=request.user, pk=pk)
+        return selectors.inquiry_get_for_customer(customer=request.user, pk=pk)
     except Inquiry.DoesNotExist:
         raise Http404 from None
 
@@ -54,13 +54,13 @@ def _about(request):
 
 @login_required
 def inquiry_list(request):
-    page = Paginator(inquiries.inquiry_list_for_customer(customer=request.user), INQUIRIES_PER_PAGE).get_page(
+    page = Paginator(selectors.inquiry_list_for_customer(customer=request.user), INQUIRIES_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    unread = inquiries.inquiry_unread_ids(customer=request.user)
+    unread = selectors.inquiry_unread_ids(customer=request.user)
     for inquiry in page:
         inquiry.unread_answer = inquiry.pk in unread
-    return render(request, "accounts/inquiry_list.html", {"page": page})
+    return render(request, "inquiries/inquiry_list.html", {"page": page})
 
 
 @login_required
@@ -72,7 +72,7 @@ def inquiry_create(request):
         form = InquiryForm(request.POST)
         if form.is_valid():
             try:
-                inquiry = inquiries.inquiry_create(
+                inquiry = services.inquiry_create(
                     customer=request.user,
                     subject=form.cleaned_data["subject"],
                     body=form.cleaned_data["body"],
@@ -83,7 +83,7 @@ def inquiry_create(request):
                 _add_errors(form, error)
             else:
                 messages.success(request, _("Your question was sent. You will get a message when it is answered."))
-                return redirect("accounts:inquiry-detail", inquiry.pk)
+                return redirect("inquiries:detail", inquiry.pk)
         try:
             service, order = _about(request)
         except Http404:
@@ -96,22 +96,22 @@ def inquiry_create(request):
             subject = _("About %(service)s") % {"service": service.name}
         else:
             subject = ""
-        form = InquiryForm(initial={"subject": subject[: inquiries.SUBJECT_MAX]})
-    return render(request, "accounts/inquiry_form.html", {"form": form, "service": service, "order": order})
+        form = InquiryForm(initial={"subject": subject[: services.SUBJECT_MAX]})
+    return render(request, "inquiries/inquiry_form.html", {"form": form, "service": service, "order": order})
 
 
 def _render_detail(request, inquiry, form, status=200):
-    thread = list(inquiries.inquiry_messages(inquiry=inquiry))
+    thread = list(selectors.inquiry_messages(inquiry=inquiry))
     if form.is_bound is False:
         form.initial["after"] = thread[-1].pk if thread else None
     context = {"inquiry": inquiry, "thread": thread, "form": form}
-    return render(request, "accounts/inquiry_detail.html", context, status=status)
+    return render(request, "inquiries/inquiry_detail.html", context, status=status)
 
 
 @login_required
 def inquiry_detail(request, pk):
     inquiry = _own_inquiry(request, pk)
-    inquiries.inquiry_mark_seen(inquiry=inquiry)
+    services.inquiry_mark_seen(inquiry=inquiry)
     return _render_detail(request, inquiry, InquiryReplyForm())
 
 
@@ -122,7 +122,7 @@ def inquiry_reply(request, pk):
     form = InquiryReplyForm(request.POST)
     if form.is_valid():
         try:
-            _inquiry, added = inquiries.inquiry_reply(
+            _inquiry, added = services.inquiry_reply(
                 inquiry=inquiry, customer=request.user, body=form.cleaned_data["body"], after=form.cleaned_data["after"]
             )
         except ValidationError as error:
@@ -132,7 +132,7 @@ def inquiry_reply(request, pk):
         else:
             if added:
                 messages.success(request, _("Your reply was sent."))
-            return redirect("accounts:inquiry-detail", inquiry.pk)
+            return redirect("inquiries:detail", inquiry.pk)
     return _render_detail(request, inquiry, form)
 
 
@@ -141,9 +141,9 @@ def inquiry_reply(request, pk):
 def inquiry_close(request, pk):
     inquiry = _own_inquiry(request, pk)
     try:
-        _inquiry, closed = inquiries.inquiry_close(inquiry=inquiry, customer=request.user)
+        _inquiry, closed = services.inquiry_close(inquiry=inquiry, customer=request.user)
     except Inquiry.DoesNotExist:
         raise Http404 from None
     if closed:
         messages.success(request, _("The inquiry is closed. Reply to it if you want to ask more."))
-    return redirect("accounts:inquiry-detail", inquiry.pk)
+    return redirect("inquiries:detail", inquiry.pk)

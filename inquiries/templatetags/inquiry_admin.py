@@ -2,7 +2,7 @@
 
 from django import template
 
-from accounts.inquiries import inquiry_queue
+from inquiries.selectors import inquiry_queue
 
 register = template.Library()
 

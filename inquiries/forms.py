@@ -1,11 +1,11 @@
-"""Forms of 咨询管理: they parse what the customer or staff type; accounts.inquiries
+"""Forms of 咨询管理: they parse what the customer or staff type; inquiries.services
 checks the rules again for any caller."""
 
 from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .inquiries import BODY_MAX, SUBJECT_MAX
+from .services import BODY_MAX, SUBJECT_MAX
 
 
 class _ThreadForm(forms.Form):

@@ -1,7 +1,6 @@
-"""咨询管理 (inquiries): the reads and writes of customers' questions and staff answers.
+"""咨询管理 (inquiries): every write of customers' questions and staff answers.
 
-Views and the admin call these; nothing else writes Inquiry or InquiryMessage rows. Kept
-apart from services.py so the thread's rules read in one file.
+Views and the admin call these; nothing else writes Inquiry or InquiryMessage rows.
 
 A repeated submission (a double click, a resent form) carries the id of the last message
 its sender saw (`after`): a newer message from the same side with the same text means the
@@ -11,81 +10,24 @@ first submission went through, and the repeat changes nothing.
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Min, QuerySet
-from django.db.models.functions import Coalesce, Greatest
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.models import Message, User
+from accounts.services import message_send
+from accounts.tasks import email_send_task
 from mall import pagecache
 from mall.celery import enqueue_on_commit
 
-from .exceptions import AccountError
-from .models import Inquiry, InquiryMessage, Message, User
-from .services import message_send
+from .exceptions import InquiryError
+from .models import Inquiry, InquiryMessage
 
 SUBJECT_MAX = Inquiry._meta.get_field("subject").max_length  # 120
 BODY_MAX = 2000
 EMAIL_LANGUAGES = ("zh-hans", "en")
 ANSWERED_TITLE = gettext_lazy("Your inquiry “%(subject)s” was answered")
-
-
-class InquiryError(AccountError):
-    """A refused move on an inquiry; the message is shown to the user."""
-
-
-def inquiry_url(inquiry_id: int) -> str:
-    return reverse("accounts:inquiry-detail", args=[inquiry_id])
-
-
-# --- Reads --------------------------------------------------------------------------
-
-
-def inquiry_list_for_customer(*, customer) -> QuerySet[Inquiry]:
-    """The customer's inquiries, the latest activity (question or answer) first."""
-    return (
-        Inquiry.objects.filter(customer=customer)
-        .select_related("service", "order")
-        .annotate(last_activity=Greatest("last_customer_message_at", Coalesce("answered_at", "last_customer_message_at")))
-        .order_by("-last_activity", "-id")
-    )
-
-
-def inquiry_get_for_customer(*, customer, pk) -> Inquiry:
-    """One of the customer's inquiries; Inquiry.DoesNotExist for anyone else's."""
-    return Inquiry.objects.select_related("service", "order").get(customer=customer, pk=pk)
-
-
-def inquiry_messages(*, inquiry: Inquiry) -> QuerySet[InquiryMessage]:
-    return InquiryMessage.objects.filter(inquiry=inquiry).order_by("created_at", "id")
-
-
-def inquiry_unread_ids(*, customer) -> set[int]:
-    """Ids of the customer's inquiries with an answer not read yet: the answer's notice in
-    我的消息 links to the thread and is unread. One query, whatever the number of inquiries."""
-    prefix = reverse("accounts:inquiries")
-    links = Message.objects.filter(user=customer, read_at__isnull=True, link__startswith=prefix).values_list(
-        "link", flat=True
-    )
-    ids = set()
-    for link in links:
-        tail = link[len(prefix) :].strip("/")
-        if tail.isdigit():
-            ids.add(int(tail))
-    return ids
-
-
-def inquiry_queue() -> dict:
-    """Inquiries waiting for an answer: how many, and since when the oldest question waits
-    (one query on the (status, last_customer_message_at) index)."""
-    return Inquiry.objects.filter(status=Inquiry.Status.OPEN).aggregate(
-        count=Count("pk"), oldest=Min("last_customer_message_at")
-    )
-
-
-# --- Writes -------------------------------------------------------------------------
 
 
 def _clean_text(value, *, field: str, max_length: int, label) -> str:
@@ -211,7 +153,7 @@ def inquiry_answer(*, inquiry: Inquiry, actor: User, body: str, after: int | Non
 def inquiry_mark_seen(*, inquiry: Inquiry) -> int:
     """The customer opened the thread: the notices of its answers in 我的消息 are read."""
     read = Message.objects.filter(
-        user=inquiry.customer_id, link=inquiry_url(inquiry.pk), read_at__isnull=True
+        user=inquiry.customer_id, link=inquiry.get_absolute_url(), read_at__isnull=True
     ).update(read_at=timezone.now())
     if read:
         pagecache.customer_changed(inquiry.customer_id)  # the unread count in every page's header
@@ -221,10 +163,8 @@ def inquiry_mark_seen(*, inquiry: Inquiry) -> int:
 def _notify_answered(inquiry: Inquiry, *, body: str) -> None:
     """我的消息 now (in the shop's language: staff may use the English admin), and an email
     in Chinese and English sent once the transaction commits."""
-    from accounts.tasks import email_send_task
-
     params = {"subject": inquiry.subject}
-    link = inquiry_url(inquiry.pk)
+    link = inquiry.get_absolute_url()
     with translation.override(settings.LANGUAGE_CODE):
         message_send(user=inquiry.customer, title=str(ANSWERED_TITLE) % params, body=body[:500], link=link)
     if not inquiry.customer.email:
@@ -242,8 +182,8 @@ def _notify_answered(inquiry: Inquiry, *, body: str) -> None:
                 "seller": settings.SELLER,
             }
             subjects.append(context["headline"])
-            texts.append(render_to_string("accounts/emails/inquiry_answered.txt", context))
-            htmls.append(render_to_string("accounts/emails/inquiry_answered.html", context))
+            texts.append(render_to_string("inquiries/emails/inquiry_answered.txt", context))
+            htmls.append(render_to_string("inquiries/emails/inquiry_answered.html", context))
     enqueue_on_commit(
         email_send_task,
         subject=" / ".join(subjects),
