@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures every app's tests may use (flaky_backend).
+pytest_plugins = ("tests.support.mail",)
+
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 

@@ -11,9 +11,9 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext_lazy as _
 
 from mall.celery import enqueue_on_commit
+from mall.tasks import email_send_task
 
 from .models import Address, InvoiceProfile, User
-from .tasks import email_send_task
 from .validators import (
     cn_mobile_to_e164,
     invoice_profile_errors,

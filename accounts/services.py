@@ -1,7 +1,6 @@
 """Writes to accounts. Views and admin call these; nothing else writes these rows."""
 
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -74,16 +73,6 @@ def product_key_save(*, user: User, key: str, label: str = "") -> ProductKey:
 def product_key_delete(*, user: User, pk: int) -> None:
     """Delete one of the user's keys; another user's key is ProductKey.DoesNotExist."""
     ProductKey.objects.get(user=user, pk=pk).delete()
-
-
-def email_send(
-    *, subject: str, body: str, to: list[str], html_body: str | None = None, from_email: str | None = None, cc: list[str] | None = None
-) -> None:
-    """Send one email now (plain text, with an HTML alternative when given; `cc` in copy)."""
-    message = EmailMultiAlternatives(subject, body, from_email, to, cc=cc or None)
-    if html_body:
-        message.attach_alternative(html_body, "text/html")
-    message.send()
 
 
 def message_send(*, user: User, title: str, body: str = "", link: str = "") -> "Message":

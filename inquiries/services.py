@@ -17,9 +17,9 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Message, User
 from accounts.services import message_send
-from accounts.tasks import email_send_task
 from mall import pagecache
 from mall.celery import enqueue_on_commit
+from mall.tasks import email_send_task
 
 from .exceptions import InquiryError
 from .models import Inquiry, InquiryMessage

@@ -27,8 +27,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts import services as account_services
-from accounts.tasks import email_send_task
 from mall.celery import enqueue_on_commit
+from mall.tasks import email_send_task
 
 from . import tasks
 from .models import Order, OrderLine, ReminderSent

@@ -24,11 +24,11 @@ from django_fsm import can_proceed
 
 from accounts.models import InvoiceProfile
 from accounts.services import invoice_profile_create, message_send
-from accounts.tasks import email_send_task
 from accounts.validators import cn_mobile_to_e164
 from catalog.models import Service
 from mall.celery import enqueue_on_commit
 from mall.money import money
+from mall.tasks import email_send_task
 
 from .exceptions import OrderError, TransitionRefused
 from .models import Agreement, CartItem, DailySerial, Order, OrderEvent, OrderLine

@@ -1,5 +1,4 @@
 import pytest
-from django.core import mail
 
 from accounts import services
 from accounts.exceptions import AccountError
@@ -211,30 +210,3 @@ def test_product_key_delete_of_another_users_key_raises_and_deletes_nothing():
         services.product_key_delete(user=UserFactory(), pk=theirs.pk)
 
     assert ProductKey.objects.filter(pk=theirs.pk).exists()
-
-
-# --- email_send -------------------------------------------------------------------
-
-
-def test_email_send_sends_plain_text_with_an_html_alternative():
-    services.email_send(
-        subject="主题", body="正文", to=["a@example.com"], html_body="<p>正文</p>", from_email="shop@example.com"
-    )
-
-    assert len(mail.outbox) == 1
-    message = mail.outbox[0]
-    assert (message.subject, message.body, message.to, message.from_email) == (
-        "主题",
-        "正文",
-        ["a@example.com"],
-        "shop@example.com",
-    )
-    assert message.alternatives == [("<p>正文</p>", "text/html")]
-
-
-def test_email_send_without_html_sends_plain_text_from_the_default_sender(settings):
-    services.email_send(subject="主题", body="正文", to=["a@example.com"])
-
-    assert len(mail.outbox) == 1
-    assert mail.outbox[0].alternatives == []
-    assert mail.outbox[0].from_email == settings.DEFAULT_FROM_EMAIL

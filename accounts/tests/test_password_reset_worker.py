@@ -1,5 +1,5 @@
-"""The email task, in-process (Celery is eager in mall.settings.test) and, in the
-redis tier, on a real worker that takes the task from the real Redis broker."""
+"""The password-reset email sent by a real Celery worker that takes the task from the
+real Redis broker (the redis tier). The email task itself: mall/tests/test_email.py."""
 
 import email
 import email.policy
@@ -17,42 +17,12 @@ from django.utils import translation
 from django.utils.encoding import force_str
 from django.utils.http import urlsafe_base64_decode
 
-from accounts.tasks import email_send_task
 from accounts.tests.factories import UserFactory
 from mall.celery import app as celery_app
 from tests.support.helpers import celery_publishing_to, celery_worker_start, process_stop, redis_queue_delete
 
 RESET_LINK = re.compile(r"http://testserver/accounts/password-reset/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)/")
 WORKER_WAIT_SECONDS = 30
-
-
-def test_email_send_task_sends_plain_text_with_an_html_alternative():
-    email_send_task.delay(subject="主题", body="正文", to=["a@example.com"], html_body="<p>正文</p>")
-
-    assert len(mail.outbox) == 1
-    assert (mail.outbox[0].subject, mail.outbox[0].body, mail.outbox[0].to) == ("主题", "正文", ["a@example.com"])
-    assert mail.outbox[0].alternatives == [("<p>正文</p>", "text/html")]
-
-
-def test_in_process_email_is_tried_once_and_a_failure_is_logged_not_raised(flaky_backend, caplog):
-    """Without a broker a retry would run at once inside the request, with no backoff:
-    in-process mode sends once, logs a failure and lets the request go on."""
-    flaky_backend.failures = 100
-
-    result = email_send_task.delay(subject="主题", body="正文", to=["a@example.com"])
-
-    assert result.successful()
-    assert flaky_backend.attempts == 1
-    assert mail.outbox == []
-    assert "not sent" in caplog.text
-
-
-def test_in_process_email_is_sent_when_the_server_answers(flaky_backend):
-    result = email_send_task.delay(subject="主题", body="正文", to=["a@example.com"])
-
-    assert result.successful()
-    assert flaky_backend.attempts == 1
-    assert [m.subject for m in mail.outbox] == ["主题"]
 
 
 # --- A real worker on the real Redis ----------------------------------------------

@@ -1,14 +1,18 @@
+"""Celery tasks shared by every app (thin wrappers: load, call, retry)."""
+
 import logging
 from smtplib import SMTPException
 
 from celery import shared_task
 
-from . import services
+from .email import email_send
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, max_retries=6)
+# The name it had in accounts/tasks.py: messages already queued under it (during a deploy)
+# still find this task.
+@shared_task(bind=True, max_retries=6, name="accounts.tasks.email_send_task")
 def email_send_task(self, *, subject, body, to, html_body=None, from_email=None, cc=None):
     """Send an email outside the request; a flaky mail server is retried with backoff.
 
@@ -16,7 +20,7 @@ def email_send_task(self, *, subject, body, to, html_body=None, from_email=None,
     backoff: there a failure is logged and the request goes on.
     """
     try:
-        services.email_send(subject=subject, body=body, to=to, html_body=html_body, from_email=from_email, cc=cc)
+        email_send(subject=subject, body=body, to=to, html_body=html_body, from_email=from_email, cc=cc)
     except (SMTPException, OSError) as error:
         if self.request.is_eager:
             logger.exception("email to %s not sent (in-process mode sends once)", to)
