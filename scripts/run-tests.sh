@@ -4,8 +4,12 @@
 # probed. Which tiers ran and which were skipped is printed at the end (conftest.py);
 # with REQUIRE_SERVICES=1 a missing tier fails the run instead.
 #
-# When the suite runs on PostgreSQL, the tiers that need no service run once more on
-# SQLite first, since SQLite is what `make run` uses.
+# When the suite runs on PostgreSQL, the tests that need no service run on SQLite too,
+# since SQLite is what `make run` uses: the two passes run side by side (one core each),
+# the PostgreSQL one in the background with its output shown when it ends, so the last
+# lines are its summary. Tests marked `once` (their outcome does not depend on the
+# database backend: S3, fuzzing, settings, source checks, PDFs) run in the PostgreSQL
+# pass only.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -30,10 +34,27 @@ if [ -z "${REDIS_URL:-}" ] && probe redis "redis://127.0.0.1:6379/0"; then
   export REDIS_URL="redis://127.0.0.1:6379/15"
 fi
 
-if [[ "${DATABASE_URL:-}" == postgres* ]]; then
-  echo "make test: SQLite pass (tiers without services)"
-  DATABASE_URL="sqlite:///var/test-sqlite.sqlite3" "$PY" -m pytest --create-db -q -p no:cacheprovider \
-    -m "not postgres and not redis and not e2e" "$@" || exit $?
+summary="make test: database ${DATABASE_URL:-sqlite (default)}, redis ${REDIS_URL:-none}, REQUIRE_SERVICES=${REQUIRE_SERVICES:-0}"
+if [[ "${DATABASE_URL:-}" != postgres* ]]; then
+  echo "$summary"
+  exec "$PY" -m pytest --create-db "$@"
 fi
-echo "make test: database ${DATABASE_URL:-sqlite (default)}, redis ${REDIS_URL:-none}, REQUIRE_SERVICES=${REQUIRE_SERVICES:-0}"
-exec "$PY" -m pytest --create-db "$@"
+
+mkdir -p var
+main_log=var/test-main.log
+echo "$summary (in the background; its output follows the SQLite pass)"
+"$PY" -m pytest --create-db "$@" >"$main_log" 2>&1 &
+main_pid=$!
+trap 'kill "$main_pid" 2>/dev/null' INT TERM
+
+echo "make test: SQLite pass (tiers without services, not 'once')"
+DATABASE_URL="sqlite:///var/test-sqlite.sqlite3" "$PY" -m pytest --create-db -q -p no:cacheprovider \
+  -m "not postgres and not redis and not e2e and not once" "$@"
+sqlite_status=$?
+
+echo "make test: SQLite pass exited with status $sqlite_status; waiting for the PostgreSQL pass"
+wait "$main_pid"
+main_status=$?
+cat "$main_log"
+[ "$sqlite_status" -eq 0 ] || { echo "make test: the SQLite pass failed (status $sqlite_status, above)"; exit "$sqlite_status"; }
+exit "$main_status"

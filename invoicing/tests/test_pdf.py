@@ -16,6 +16,8 @@ from invoicing import pdf as pdf_module
 from invoicing.pdf import CFFNotHandled, ResourceRefused, StaticOnlyURLFetcher, cid_cff_subset, render_pdf
 from invoicing.qr import qr_data_uri
 
+pytestmark = pytest.mark.once  # rendering is a pure function: no database
+
 STYLE = """<style>
 @page { size: A4; margin: 15mm; }
 body { font-family: "Noto Sans CJK SC"; font-size: 10.5pt; }

@@ -15,6 +15,8 @@ from invoicing import signing
 from invoicing.pdf import render_pdf
 from invoicing.signing import sign_pdf, signing_credentials, verify_pdf
 
+pytestmark = pytest.mark.once  # signing and validating bytes: no database
+
 HTML = """<html><head><style>body { font-family: "Noto Sans CJK SC"; }</style></head>
 <body><h1>店铺订购合同</h1><p>合同编号 HT-2026-0001</p></body></html>"""
 

@@ -35,6 +35,10 @@ from orders.tests.factories import DETAILS, AgreementFactory
 from refunds.models import RefundRequest
 from refunds.tests.factories import MOBILE, refundable_order
 
+# Fuzzing runs once, on the PostgreSQL pass when there are two: the production database,
+# and the stricter one (it refuses NUL bytes that SQLite stores).
+pytestmark = pytest.mark.once
+
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 FUZZ = settings(

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from django.template.base import Lexer, TokenType
 
+pytestmark = pytest.mark.once  # reads the sources: no database
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 APPS = ("accounts", "catalog", "orders", "invoicing", "refunds", "mall")
 

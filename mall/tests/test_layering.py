@@ -5,7 +5,10 @@
 import ast
 from pathlib import Path
 
+import pytest
 from django.conf import settings
+
+pytestmark = pytest.mark.once  # reads the sources: no database
 
 BASE_DIR = Path(settings.BASE_DIR)
 # Top-level packages of the project whose modules are checked; each is one "room".

@@ -280,6 +280,7 @@ def test_two_web_processes_and_two_workers_make_each_document_once_and_lose_none
 # --- The deployment files (compose.yaml cannot run here: no image registry) ----------
 
 
+@pytest.mark.once
 def test_the_procfile_has_release_web_worker_and_beat():
     processes = dict(
         line.split(":", 1) for line in (BASE_DIR / "Procfile").read_text().splitlines() if line and line[0] != "#"
@@ -291,6 +292,7 @@ def test_the_procfile_has_release_web_worker_and_beat():
     assert processes["beat"].split()[:4] == ["celery", "-A", "mall", "beat"]
 
 
+@pytest.mark.once
 def test_compose_runs_every_process_on_the_same_settings_with_one_beat():
     import yaml
 
@@ -325,6 +327,7 @@ sys.stdout.write(signing.signing_credentials().fingerprint)
 """
 
 
+@pytest.mark.once
 def test_workers_starting_together_make_one_development_pair_and_all_use_it(tmp_path):
     """Without SIGNING_KEY each process makes var/signing/ on first use; a lock file keeps
     processes of one machine from writing two pairs. (Several machines share nothing under

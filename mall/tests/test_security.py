@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import HttpResponseForbidden
@@ -251,6 +252,7 @@ def csrf_failure(request, reason=""):
 
 
 @override_settings(CSRF_FAILURE_VIEW=f"{__name__}.csrf_failure")
+@pytest.mark.once  # the CSRF check runs before any query: one database pass is enough
 class CsrfTests(TestCase):
     """CsrfViewMiddleware runs before every view, so every URL is checked, the admin's
     included; a view that exempts itself fails here until listed with its reason."""
@@ -381,6 +383,7 @@ def shop_templates() -> list[Path]:
     ]
 
 
+@pytest.mark.once  # headers and templates: one database pass is enough
 class ContentSecurityPolicyTests(TestCase):
     @classmethod
     def setUpTestData(cls):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.once  # settings and manage.py checks: the database backend changes nothing here
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "mall.settings.production",

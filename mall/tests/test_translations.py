@@ -5,6 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.once  # reads the sources and the catalogue: no database
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 PO = Path("locale/zh_Hans/LC_MESSAGES/django.po")
 
