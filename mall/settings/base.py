@@ -245,7 +245,9 @@ CELERY_TIMEZONE = TIME_ZONE
 # 0: one attempt, a refused connection fails in milliseconds; the request then goes on
 # (mall.celery.enqueue runs the task here, the documents wait for the sweeper). The
 # worker's own consuming connection is not affected: it retries with
-# broker_connection_max_retries, passed explicitly.
+# broker_connection_max_retries, passed explicitly. A Redis that accepts connections and
+# never answers costs a publish socket_timeout; mall.celery then leaves the broker alone
+# for PUBLISH_PAUSE_SECONDS, so a request waits for it once, not once per task.
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 3,
