@@ -44,6 +44,16 @@ TIERS = ("postgres", "redis", "e2e")
 
 
 @pytest.fixture(autouse=True)
+def _broker_breaker_closed():
+    """A publish that failed in one test does not pause the next test's publishes."""
+    from mall.celery import breaker
+
+    breaker.reset()
+    yield
+    breaker.reset()
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache, as a fresh deployment would."""
     from django.core.cache import caches

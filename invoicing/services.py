@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed
 
 from mall import pagecache
+from mall.celery import BROKER_ERRORS
 from mall.money import money
 from orders.models import Order
 from orders.selectors import CONFIRMED_STATUSES
@@ -63,7 +64,10 @@ def documents_enqueue(*, order_id: int) -> bool:
 
     try:
         order_documents_task.apply_async(args=[order_id], retry=False)
-    except Exception:  # kombu raises OperationalError and socket errors alike
+    except BROKER_ERRORS as error:  # one line, no traceback: mall.celery's breaker logs the outage
+        logger.warning("documents of order %s not sent to a worker (%s); the sweeper will retry", order_id, error)
+        return False
+    except Exception:  # not the broker (e.g. a message that cannot be serialised)
         logger.warning("documents of order %s not sent to a worker; the sweeper will retry", order_id, exc_info=True)
         return False
     DocumentJob.objects.filter(order_id=order_id).update(enqueued_at=timezone.now())
@@ -285,7 +289,9 @@ def _sheet_enqueue(invoice_id: int) -> None:
 
     try:
         invoice_sheet_task.apply_async(args=[invoice_id], retry=False)
-    except Exception:
+    except BROKER_ERRORS as error:  # one line, no traceback: mall.celery's breaker logs the outage
+        logger.warning("sheet of invoice %s not sent to a worker (%s); the sweeper will retry", invoice_id, error)
+    except Exception:  # not the broker
         logger.warning("sheet of invoice %s not sent to a worker; the sweeper will retry", invoice_id, exc_info=True)
 
 

@@ -10,7 +10,8 @@ two things to Celery's:
   broker alone for PUBLISH_PAUSE_SECONDS: a publish meanwhile raises BrokerPaused at
   once, a kombu OperationalError like the failure itself, and its caller takes the same
   fallback (enqueue runs the task here; a documents job waits for the sweeper). Logged
-  once per pause.
+  once per pause. Not inside a task a worker runs: there a refused publish (a retry)
+  would lose the message.
 - One retry on a new connection. A pooled connection can be dead without the client
   knowing (the broker's host forgot it: a container or failover restart, a NAT timeout):
   the first write is answered with a reset. A publish that failed that way is sent again
@@ -101,11 +102,19 @@ def _new_connection_may_help(error: BaseException) -> bool:
     )
 
 
+def _in_worker_task(app) -> bool:
+    """Whether this publish comes from a task a worker is running (its own retry, or a task
+    it sends on). The breaker does not apply there: a refused retry would drop the
+    message, and a worker may wait for the broker where a request may not."""
+    task = app.current_worker_task
+    return task is not None and not task.request.is_eager
+
+
 class MallCelery(Celery):
     def send_task(self, name, args=None, kwargs=None, *positional, **options):
         """Celery's send_task behind the breaker, with one retry on a new connection
         (see the module). Task.apply_async calls it for every task sent to a worker."""
-        if breaker.paused():
+        if breaker.paused() and not _in_worker_task(self):
             raise BrokerPaused(f"{name} not published: the broker failed less than {breaker.pause}s ago")
         # The caller's own connection or producer, or options passed by position: no retry.
         own = options.get("connection") or options.get("producer") or options.get("publisher")

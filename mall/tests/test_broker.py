@@ -202,6 +202,28 @@ def test_the_pause_ends_and_a_publish_tries_the_broker_again(broker, caplog):
     assert sent_here() == ["refused", "paused 1", "paused 2"]
 
 
+def test_a_task_a_worker_runs_still_publishes_while_its_process_is_paused(broker):
+    """A worker's own publishes (a task's retry, a task sent on) are not refused by the
+    breaker: a refused retry would lose the message."""
+    from celery._state import _task_stack
+
+    send("warm")
+    broker.server.stop()
+    send("refused")  # this process is now paused
+    broker.server.start()
+    running = email_send_task
+    running.push_request(called_directly=False, is_eager=False)  # as the worker runs it
+    _task_stack.push(running)
+    try:
+        send("from inside a task")
+    finally:
+        _task_stack.pop()
+        running.pop_request()
+
+    assert broker.subjects() == ["from inside a task"]
+    assert sent_here() == ["refused"]
+
+
 # --- A pooled connection that is dead without the client knowing ---------------------
 
 
