@@ -4,20 +4,17 @@ with the staff user as actor; documents are downloaded through views that check 
 model's view permission, never through a public URL."""
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Prefetch, Q, Value, When
-from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.http import HttpResponse, StreamingHttpResponse
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django_fsm import can_proceed
 
 from accounts.models import Address
-from orders.admin import ReadOnlyInline
+from mall.admin_moves import Move, MoveAdminMixin, ReadOnlyAdmin, ReadOnlyInline, admin_object_or_404, admin_url
 from orders.templatetags.order_admin import waiting_time
 
 from . import export, services
@@ -33,43 +30,81 @@ EXPORT_CHUNK = 500
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Nobody adds, edits or deletes these rows here, superusers included: they are made
-    and moved by invoicing.services, and orders, refunds and the tax records point at them."""
-
-    # The customer's download URLs are 404 for staff: no "view on site".
-    view_on_site = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def _object_or_404(self, request, object_id, *, allowed):
-        """The row, fresh from the database: 403 without the permission, 404 for no such row."""
-        if not allowed(request):
-            raise PermissionDenied
-        obj = self.get_object(request, unquote(object_id))
-        if obj is None:
-            raise Http404
-        return obj
-
-    def _url(self, name, *args):
-        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args)
-
-
 class InvoiceLineInline(ReadOnlyInline):
     model = InvoiceLine
     fields = ["item_name", "tax_code", "unit", "quantity", "unit_price", "amount", "tax_rate", "tax", "total"]
     readonly_fields = fields
 
 
+class InvoiceMove(Move):
+    """A finance move on one invoice: invoicing.services refuses it on the form (a number
+    in use, a date in the future, a file that is not a PDF), and finance may correct it."""
+
+    object_name = "invoice"
+    permission = "issue"
+    form_errors = (InvoiceError,)
+    already = gettext_lazy("Invoice %(invoice)s was already “%(status)s”: nothing changed.")
+
+    def params(self, invoice):
+        return {"invoice": invoice, "status": invoice.get_status_display()}
+
+    def extra_context(self, request, invoice, form):
+        return {"lines": list(invoice.lines.all())}
+
+
+class IssueInvoice(InvoiceMove):
+    """开票: the number (validated), the date and optionally the official PDF. A second
+    submission of the same number finds the invoice issued and changes nothing."""
+
+    name = "issue"
+    label = gettext_lazy("Issue invoice")
+    form_class = InvoiceIssueForm
+    template = "admin/invoicing/invoice/issue.html"
+    title = gettext_lazy("Issue invoice %(invoice)s")
+    refused = gettext_lazy("Invoice %(invoice)s is %(status)s and cannot be issued.")
+    done = gettext_lazy("Invoice %(number)s of order %(order)s issued; the customer was told.")
+
+    def is_repeat(self, request, invoice):
+        return bool(invoice.number) and invoice.number == invoice_number_normalize(request.POST.get("number"))
+
+    def call(self, request, invoice, data):
+        return services.invoice_issue(
+            invoice=invoice,
+            actor=request.user,
+            number=data["number"],
+            issued_on=data["issued_on"],
+            official_pdf=data["official_pdf"],
+        )
+
+    def params(self, invoice):
+        return {**super().params(invoice), "number": invoice.number, "order": invoice.order.number}
+
+
+class DeliverInvoice(InvoiceMove):
+    """已寄出: the tracking number of the mailed paper invoice, with the customer's mailing
+    address in sight."""
+
+    name = "deliver"
+    label = gettext_lazy("Mark as mailed")
+    form_class = InvoiceDeliverForm
+    template = "admin/invoicing/invoice/deliver.html"
+    title = gettext_lazy("Mark invoice %(invoice)s as mailed")
+    refused = gettext_lazy("Invoice %(invoice)s is %(status)s and cannot be marked as mailed.")
+    done = gettext_lazy("Invoice %(invoice)s marked as mailed; the customer was told the tracking number.")
+
+    def is_repeat(self, request, invoice):
+        tracking = (request.POST.get("tracking_number") or "").strip()
+        return invoice.status == S.DELIVERED and invoice.tracking_number == tracking
+
+    def call(self, request, invoice, data):
+        return services.invoice_deliver(invoice=invoice, actor=request.user, tracking_number=data["tracking_number"])
+
+    def extra_context(self, request, invoice, form):
+        return {**super().extra_context(request, invoice, form), "address": _mailing_address(invoice)}
+
+
 @admin.register(Invoice)
-class InvoiceAdmin(ReadOnlyAdmin):
+class InvoiceAdmin(MoveAdminMixin, ReadOnlyAdmin):
     """财务的开票队列: pending invoices first, oldest first, with how long each has waited."""
 
     list_display = [
@@ -94,6 +129,8 @@ class InvoiceAdmin(ReadOnlyAdmin):
         Case(When(~PENDING, then="created_at")).desc(),
     ]
     inlines = [InvoiceLineInline]
+    moves = [IssueInvoice(), DeliverInvoice()]
+    move_buttons_context = "invoice_buttons"
     fieldsets = [
         (
             None,
@@ -215,34 +252,15 @@ class InvoiceAdmin(ReadOnlyAdmin):
     def _document_links(self, invoice) -> list[tuple[str, str, str]]:
         links = []
         if invoice.sheet:
-            links.append((self._url("sheet", invoice.pk), "sheet", _("Invoice information sheet (PDF)")))
+            links.append((admin_url(self, "sheet", invoice.pk), "sheet", _("Invoice information sheet (PDF)")))
         if invoice.official_pdf:
-            links.append((self._url("official", invoice.pk), "official", _("Official invoice (PDF)")))
+            links.append((admin_url(self, "official", invoice.pk), "official", _("Official invoice (PDF)")))
         return links
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        invoice = self.get_object(request, unquote(object_id))
-        if invoice is not None:
-            extra_context = {**(extra_context or {}), "invoice_buttons": self._buttons(request, invoice)}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def _buttons(self, request, invoice) -> list[tuple[str, str, str]]:
-        """(url, label, move) of each move this user may make on the invoice in its state now."""
-        if not self.has_issue_permission(request):
-            return []
-        labels = {"issue": _("Issue invoice"), "deliver": _("Mark as mailed")}
-        return [
-            (self._url(move, invoice.pk), label, move)
-            for move, label in labels.items()
-            if can_proceed(getattr(invoice, move))
-        ]
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         view = self.admin_site.admin_view
         return [
-            path("<path:object_id>/issue/", view(self.issue_view), name="%s_%s_issue" % info),
-            path("<path:object_id>/deliver/", view(self.deliver_view), name="%s_%s_deliver" % info),
             path("<path:object_id>/sheet.pdf", view(self.download_view), {"field": "sheet"}, name="%s_%s_sheet" % info),
             path(
                 "<path:object_id>/official.pdf",
@@ -256,105 +274,12 @@ class InvoiceAdmin(ReadOnlyAdmin):
         ]
 
     def download_view(self, request, object_id, field):
-        invoice = self._object_or_404(request, object_id, allowed=self.has_view_permission)
+        invoice = admin_object_or_404(self, request, object_id, allowed=self.has_view_permission(request))
         if field == "sheet":
             filename = f"{invoice.order.number}-invoice-{invoice.pk}.pdf"
         else:
             filename = invoice_filename(invoice)
         return pdf_response(getattr(invoice, field), filename)
-
-    def issue_view(self, request, object_id):
-        """开票: the number (validated), the date and optionally the official PDF. A second
-        submission of the same number finds the invoice issued and changes nothing."""
-        invoice = self._object_or_404(request, object_id, allowed=self.has_issue_permission)
-        posted = request.method == "POST"
-        if not can_proceed(invoice.issue):
-            if posted and invoice.number and invoice.number == invoice_number_normalize(request.POST.get("number")):
-                self.message_user(request, _already(invoice), messages.INFO)
-                return HttpResponseRedirect(self._url("change", invoice.pk))
-            return self._refuse(request, invoice, _("Invoice %(invoice)s is %(status)s and cannot be issued."))
-        form = InvoiceIssueForm(request.POST if posted else None, request.FILES if posted else None)
-        if posted and form.is_valid():
-            try:
-                issued = services.invoice_issue(
-                    invoice=invoice,
-                    actor=request.user,
-                    number=form.cleaned_data["number"],
-                    issued_on=form.cleaned_data["issued_on"],
-                    official_pdf=form.cleaned_data["official_pdf"],
-                )
-            except InvoiceError as error:
-                form.add_error(None, error.message)
-            else:
-                self.message_user(
-                    request,
-                    _("Invoice %(number)s of order %(order)s issued; the customer was told.")
-                    % {"number": issued.number, "order": issued.order.number},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(self._url("change", invoice.pk))
-        return self._render_move_page(
-            request, invoice, "admin/invoicing/invoice/issue.html", _("Issue invoice %(invoice)s"), form
-        )
-
-    def deliver_view(self, request, object_id):
-        """已寄出: the tracking number of the mailed paper invoice, with the customer's
-        mailing address in sight."""
-        invoice = self._object_or_404(request, object_id, allowed=self.has_issue_permission)
-        posted = request.method == "POST"
-        if not can_proceed(invoice.deliver):
-            tracking = (request.POST.get("tracking_number") or "").strip()
-            if posted and invoice.status == S.DELIVERED and invoice.tracking_number == tracking:
-                self.message_user(request, _already(invoice), messages.INFO)
-                return HttpResponseRedirect(self._url("change", invoice.pk))
-            return self._refuse(
-                request, invoice, _("Invoice %(invoice)s is %(status)s and cannot be marked as mailed.")
-            )
-        form = InvoiceDeliverForm(request.POST if posted else None)
-        if posted and form.is_valid():
-            try:
-                services.invoice_deliver(
-                    invoice=invoice, actor=request.user, tracking_number=form.cleaned_data["tracking_number"]
-                )
-            except InvoiceError as error:
-                form.add_error(None, error.message)
-            else:
-                self.message_user(
-                    request,
-                    _("Invoice %(invoice)s marked as mailed; the customer was told the tracking number.")
-                    % {"invoice": invoice},
-                    messages.SUCCESS,
-                )
-                return HttpResponseRedirect(self._url("change", invoice.pk))
-        return self._render_move_page(
-            request,
-            invoice,
-            "admin/invoicing/invoice/deliver.html",
-            _("Mark invoice %(invoice)s as mailed"),
-            form,
-            address=_mailing_address(invoice),
-        )
-
-    def _refuse(self, request, invoice, text):
-        """The invoice's state does not allow the move (someone else acted first): say so
-        and show the invoice instead of the form."""
-        self.message_user(
-            request, text % {"invoice": invoice, "status": invoice.get_status_display()}, messages.ERROR
-        )
-        return HttpResponseRedirect(self._url("change", invoice.pk))
-
-    def _render_move_page(self, request, invoice, template, title, form, **extra):
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": title % {"invoice": invoice},
-            "invoice": invoice,
-            "lines": list(invoice.lines.all()),
-            "form": form,
-            "change_url": self._url("change", invoice.pk),
-            **extra,
-        }
-        return TemplateResponse(request, template, context)
 
     # --- Export ---------------------------------------------------------------------------
 
@@ -389,13 +314,6 @@ def _mailing_address(invoice) -> Address | None:
 def _address_text(address) -> str:
     postal = f" {address.postal_code}" if address.postal_code else ""
     return f"{address.recipient} {address.mobile} · {address.region} {address.detail}{postal}"
-
-
-def _already(invoice) -> str:
-    return _("Invoice %(invoice)s was already “%(status)s”: nothing changed.") % {
-        "invoice": invoice,
-        "status": invoice.get_status_display(),
-    }
 
 
 @admin.register(Contract)
@@ -433,7 +351,7 @@ class ContractAdmin(ReadOnlyAdmin):
         if not contract.pdf:
             return "—"
         return format_html(
-            '<a href="{}" data-download="contract">{}</a>', self._url("pdf", contract.pk), _("Download PDF")
+            '<a href="{}" data-download="contract">{}</a>', admin_url(self, "pdf", contract.pk), _("Download PDF")
         )
 
     @admin.display(description=gettext_lazy("verification page"))
@@ -453,7 +371,7 @@ class ContractAdmin(ReadOnlyAdmin):
         ]
 
     def download_view(self, request, object_id):
-        contract = self._object_or_404(request, object_id, allowed=self.has_view_permission)
+        contract = admin_object_or_404(self, request, object_id, allowed=self.has_view_permission(request))
         return pdf_response(contract.pdf, f"{contract.number}.pdf")
 
 

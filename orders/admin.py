@@ -1,7 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Prefetch, Q, Value, When
 from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
@@ -12,6 +11,17 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext
 from django_fsm import can_proceed
+
+from mall.admin_moves import (
+    DONE,
+    DONE_BY_OTHER,
+    REFUSED,
+    Move,
+    MoveAdminMixin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    admin_object_or_404,
+)
 
 from . import export, proofs, services
 from .admin_forms import OrderApproveForm, OrderReasonForm
@@ -45,20 +55,6 @@ class AgreementAdmin(admin.ModelAdmin):
         if obj is not None and obj.published_at is not None:
             return False
         return super().has_change_permission(request, obj)
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class OrderLineInline(ReadOnlyInline):
@@ -133,8 +129,74 @@ def _status_label(value):
     return S(value).label if value in S.values else value
 
 
+class OrderMove(Move):
+    """A review move: orders.services refuses it with an OrderError, shown as a message with
+    the order. The label is the move's name on the order's timeline."""
+
+    object_name = "order"
+    permission = "review"
+    message_errors = (OrderError,)
+    done = gettext_lazy("Order %(number)s: %(action)s done; it is now “%(status)s”.")
+    done_by_other = gettext_lazy(
+        "Order %(number)s was already “%(status)s” (by someone else): %(action)s changed nothing."
+    )
+
+    @property
+    def label(self):
+        return services.ACTION_LABELS[self.name]
+
+    def params(self, order):
+        return {"number": order.number, "status": order.get_status_display(), "action": self.label}
+
+    def message(self, kind, order):
+        if kind == REFUSED:
+            return TransitionRefused(order, self.label).message  # the service's own words
+        return super().message(kind, order)
+
+    def outcome(self, request, order):
+        """The services treat a repeat of the move just made as done, so a reviewer who lost
+        a race to another reviewer making the same move learns that someone else made it."""
+        last = order.events.order_by("-at", "-id").values_list("action", "actor_id").first()
+        return DONE if last == (self.name, request.user.pk) else DONE_BY_OTHER
+
+
+class ApproveOrder(OrderMove):
+    """审核通过: confirm the paid amount and the service start; "preview" shows the service
+    ends for another start date without approving."""
+
+    name = "approve"
+    form_class = OrderApproveForm
+    template = "admin/orders/order/approve.html"
+    title = gettext_lazy("Approve order %(number)s")
+
+    def get_form_kwargs(self, request, order):
+        return {"order": order}
+
+    def is_preview(self, request):
+        return "_preview" in request.POST
+
+    def call(self, request, order, data):
+        return services.order_approve(
+            order=order,
+            actor=request.user,
+            paid_amount=data["paid_amount"],
+            service_start=data["service_start"],
+            unchanged_since=data["seen"],
+        )
+
+    def extra_context(self, request, order, form):
+        start = form.cleaned_data["service_start"] if form.is_bound and form.is_valid() else form.initial["service_start"]
+        lines = [
+            (line, service_end_for(start=start, months=line.service.period_months))
+            for line in order.lines.select_related("service")
+        ]
+        # The service refuses these too; the page says so before the reviewer tries.
+        proof_missing = order.payment_method == S_PAY.BANK_TRANSFER and not order.payment_proofs.exists()
+        return {"lines": lines, "proof_missing": proof_missing}
+
+
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(MoveAdminMixin, ReadOnlyAdmin):
     """Orders are read-only here: status and money change only through the review
     pages and actions, which call orders.services with the staff user as actor."""
 
@@ -177,6 +239,27 @@ class OrderAdmin(admin.ModelAdmin):
         Case(When(~AWAITING, then="submitted_at")).desc(),
     ]
     actions = ["approve_selected", "reject_selected"]
+    moves = [
+        ApproveOrder(),
+        # 驳回: the reason is required and shown to the customer.
+        OrderMove(
+            name="reject",
+            form_class=OrderReasonForm,
+            template="admin/orders/order/reason.html",
+            title=gettext_lazy("Reject order %(number)s"),
+            call=lambda request, order, data: services.order_reject(order=order, actor=request.user, reason=data["reason"]),
+        ),
+        # 关闭订单: the reason is required.
+        OrderMove(
+            name="close",
+            permission="close",
+            form_class=OrderReasonForm,
+            template="admin/orders/order/reason.html",
+            title=gettext_lazy("Close order %(number)s"),
+            call=lambda request, order, data: services.order_close(order=order, actor=request.user, reason=data["reason"]),
+        ),
+    ]
+    move_buttons_context = "review_buttons"
     inlines = [OrderLineInline, OrderEventInline, PaymentProofInline]
     fieldsets = [
         (None, {"fields": ["number", "status_label", "customer_name", "customer_contact", "submitted_at", "updated_at"]}),
@@ -205,21 +288,10 @@ class OrderAdmin(admin.ModelAdmin):
         ),
     ]
     readonly_fields = ["status_label", "customer_name", "customer_contact", "agreement_title"]
-    # The customer's order page is theirs alone (404 for staff): no "view on site".
-    view_on_site = False
     change_form_template = "admin/orders/order/change_form.html"
     change_list_template = "admin/orders/order/change_list.html"
 
-    # --- Permissions: nobody adds, edits or deletes an order here ----------------------
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # --- Permissions: nobody adds, edits or deletes an order here (ReadOnlyAdmin) -------
 
     def has_review_permission(self, request, obj=None):
         return request.user.has_perm("orders.review_order")
@@ -289,35 +361,12 @@ class OrderAdmin(admin.ModelAdmin):
         extra_context = {**(extra_context or {}), "has_export_permission": self.has_export_permission(request)}
         return super().changelist_view(request, extra_context)
 
-    # --- Change page and its buttons ------------------------------------------------------
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        order = self.get_object(request, unquote(object_id))
-        if order is not None:
-            extra_context = {**(extra_context or {}), "review_buttons": self._buttons(request, order)}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def _buttons(self, request, order) -> list[tuple[str, str, str]]:
-        """(url, label, move) of each move this user may make on the order in its state now."""
-        allowed = {
-            "approve": self.has_review_permission(request),
-            "reject": self.has_review_permission(request),
-            "close": self.has_close_permission(request),
-        }
-        info = self.opts.app_label, self.opts.model_name
-        return [
-            (reverse(f"admin:%s_%s_{move}" % info, args=[order.pk]), services.ACTION_LABELS[move], move)
-            for move, may in allowed.items()
-            if may and can_proceed(getattr(order, move))
-        ]
+    # --- Pages: the moves (above), remittance slips, export -------------------------------
 
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         view = self.admin_site.admin_view
         return [
-            path("<path:object_id>/approve/", view(self.approve_view), name="%s_%s_approve" % info),
-            path("<path:object_id>/reject/", view(self.reject_view), name="%s_%s_reject" % info),
-            path("<path:object_id>/close/", view(self.close_view), name="%s_%s_close" % info),
             path(
                 "<path:object_id>/payment-proof/<int:pk>/",
                 view(self.payment_proof_view),
@@ -328,127 +377,13 @@ class OrderAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def approve_view(self, request, object_id):
-        """审核通过: confirm the paid amount and the service start; "preview" shows the
-        service ends for another start date without approving."""
-        order = self._order_or_404(request, object_id, allowed=self.has_review_permission)
-        if not can_proceed(order.approve):
-            return self._refuse(request, order, "approve")
-        form = OrderApproveForm(request.POST or None, order=order)
-        if request.method == "POST" and "_preview" not in request.POST and form.is_valid():
-            return self._move(
-                request,
-                order,
-                "approve",
-                lambda: services.order_approve(
-                    order=order,
-                    actor=request.user,
-                    paid_amount=form.cleaned_data["paid_amount"],
-                    service_start=form.cleaned_data["service_start"],
-                    unchanged_since=form.cleaned_data["seen"],
-                ),
-            )
-        start = form.cleaned_data["service_start"] if form.is_bound and form.is_valid() else form.initial["service_start"]
-        lines = [
-            (line, service_end_for(start=start, months=line.service.period_months))
-            for line in order.lines.select_related("service")
-        ]
-        # The service refuses these too; the page says so before the reviewer tries.
-        proof_missing = order.payment_method == S_PAY.BANK_TRANSFER and not order.payment_proofs.exists()
-        return self._render_move_page(
-            request,
-            order,
-            "admin/orders/order/approve.html",
-            _("Approve order %(number)s"),
-            form,
-            lines=lines,
-            proof_missing=proof_missing,
-        )
-
     def payment_proof_view(self, request, object_id, pk):
         """A remittance slip of the order, for staff who may view orders (403 otherwise)."""
-        order = self._order_or_404(request, object_id, allowed=self.has_view_permission)
+        order = admin_object_or_404(self, request, object_id, allowed=self.has_view_permission(request))
         proof = order.payment_proofs.filter(pk=pk).first()
         if proof is None:
             raise Http404
         return proofs.payment_proof_response(proof)
-
-    def reject_view(self, request, object_id):
-        """驳回: the reason is required and shown to the customer."""
-        return self._reason_page(
-            request, object_id, "reject", self.has_review_permission, _("Reject order %(number)s"),
-            lambda order, reason: services.order_reject(order=order, actor=request.user, reason=reason),
-        )
-
-    def close_view(self, request, object_id):
-        """关闭订单: the reason is required."""
-        return self._reason_page(
-            request, object_id, "close", self.has_close_permission, _("Close order %(number)s"),
-            lambda order, reason: services.order_close(order=order, actor=request.user, reason=reason),
-        )
-
-    def _reason_page(self, request, object_id, move, allowed, title, call):
-        order = self._order_or_404(request, object_id, allowed=allowed)
-        if not can_proceed(getattr(order, move)):
-            return self._refuse(request, order, move)
-        form = OrderReasonForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            return self._move(request, order, move, lambda: call(order, form.cleaned_data["reason"]))
-        return self._render_move_page(request, order, "admin/orders/order/reason.html", title, form, move=move)
-
-    def _order_or_404(self, request, object_id, *, allowed):
-        """The order, fresh from the database: 403 without the permission, 404 for no such order."""
-        if not allowed(request):
-            raise PermissionDenied
-        order = self.get_object(request, unquote(object_id))
-        if order is None:
-            raise Http404
-        return order
-
-    def _refuse(self, request, order, move):
-        """The order's state no longer allows `move` (someone else acted first): say so
-        and show the order instead of the form."""
-        self.message_user(request, TransitionRefused(order, services.ACTION_LABELS[move]).message, messages.ERROR)
-        return HttpResponseRedirect(self._change_url(order))
-
-    def _move(self, request, order, move, call):
-        """Call the service; a refusal becomes an error message, never a 500."""
-        try:
-            result = call()
-        except OrderError as error:
-            self.message_user(request, error.message, messages.ERROR)
-        else:
-            self._report(request, result, move)
-        return HttpResponseRedirect(self._change_url(order))
-
-    def _report(self, request, order, move):
-        """Tell the user what their request did. The services treat a repeat of the move
-        just made as done, so a reviewer who lost a race to another reviewer making the
-        same move learns that someone else made it."""
-        if _made_by(order, move, request.user):
-            self.message_user(
-                request,
-                _("Order %(number)s: %(action)s done; it is now “%(status)s”.")
-                % {"number": order.number, "action": services.ACTION_LABELS[move], "status": order.get_status_display()},
-                messages.SUCCESS,
-            )
-        else:
-            self.message_user(request, _already_done(order, move), messages.WARNING)
-
-    def _render_move_page(self, request, order, template, title, form, **extra):
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": title % {"number": order.number},
-            "order": order,
-            "form": form,
-            "change_url": self._change_url(order),
-            **extra,
-        }
-        return TemplateResponse(request, template, context)
-
-    def _change_url(self, order):
-        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[order.pk])
 
     # --- Bulk actions ---------------------------------------------------------------------
 
@@ -489,13 +424,14 @@ class OrderAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/orders/order/reject_selected.html", context)
 
-    @staticmethod
-    def _each(request, orders, move, call) -> tuple[int, list[str]]:
-        """Make `move` by calling `call(order)` for each order whose state allows it, one
-        transaction each. Returns how many this user moved, and why each other was skipped."""
+    def _each(self, request, orders, name, call) -> tuple[int, list[str]]:
+        """Make the move `name` by calling `call(order)` for each order whose state allows it,
+        one transaction each, as its page would. Returns how many this user moved, and why
+        each other was skipped."""
+        move = self.get_move(name)
         moved, skipped = 0, []
         for order in orders:
-            if not can_proceed(getattr(order, move)):
+            if not move.allows(order):
                 skipped.append(_skip_reason(order))
                 continue
             try:
@@ -503,10 +439,10 @@ class OrderAdmin(admin.ModelAdmin):
             except OrderError as error:
                 skipped.append(error.message)
                 continue
-            if _made_by(result, move, request.user):
+            if move.outcome(request, result) == DONE:
                 moved += 1
             else:
-                skipped.append(_already_done(result, move))
+                skipped.append(move.message(DONE_BY_OTHER, result))
         return moved, skipped
 
     def _report_bulk(self, request, text, count, skipped):
@@ -543,20 +479,6 @@ class OrderAdmin(admin.ModelAdmin):
     def _attachment(response, extension):
         response["Content-Disposition"] = f'attachment; filename="orders-{timezone.localtime():%Y%m%d-%H%M}.{extension}"'
         return response
-
-
-def _made_by(order, move, user) -> bool:
-    """Whether the order's latest event is `move` by `user`."""
-    last = order.events.order_by("-at", "-id").values_list("action", "actor_id").first()
-    return last == (move, user.pk)
-
-
-def _already_done(order, move) -> str:
-    return _("Order %(number)s was already “%(status)s” (by someone else): %(action)s changed nothing.") % {
-        "number": order.number,
-        "status": order.get_status_display(),
-        "action": services.ACTION_LABELS[move],
-    }
 
 
 def _skip_reason(order) -> str:

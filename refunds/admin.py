@@ -2,23 +2,18 @@
 first, with their age. 同意, 拒绝 and 完成退款 are pages calling refunds.services with the
 staff user as actor; the invoices follow inside refund_complete (invoicing.services)."""
 
-from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib import admin
 from django.db.models import Case, Q, Value, When
-from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django_fsm import can_proceed
 
-from invoicing.admin import ReadOnlyAdmin
 from invoicing.exceptions import InvoiceError
 from invoicing.models import Invoice
 from invoicing.services import invoice_current, invoiceable_amount, red_reason_default
+from mall.admin_moves import DONE, DONE_BY_OTHER, Move, MoveAdminMixin, ReadOnlyAdmin
 from orders.templatetags.order_admin import waiting_time
 
 from . import services
@@ -28,12 +23,71 @@ from .models import RefundRequest
 
 S = RefundRequest.Status
 OPEN = Q(status__in=[S.PENDING, S.APPROVED])
-# The state each move leads to: a repeat that finds the refund there changed nothing.
-TARGETS = {"approve": S.APPROVED, "reject": S.REJECTED, "complete": S.COMPLETED}
+
+
+class RefundMove(Move):
+    """A finance move on one refund. A repeat of the submission that made it (a double
+    click) finds the refund in the move's `target` state; the services treat a repeat of
+    the move just made as done, so a user who lost a race to someone else making the same
+    move learns that someone else made it. The label is the move's name on the timeline."""
+
+    object_name = "refund"
+    permission = "review"
+    target = None  # the status the move leads to
+    actor_field = "decided_by_id"  # who made the move, as the service recorded it
+    refused = gettext_lazy("Refund %(refund)s is “%(status)s”: “%(action)s” is not possible now.")
+    already = gettext_lazy("Refund %(refund)s was already “%(status)s”: nothing changed.")
+    done = gettext_lazy("Refund %(refund)s: %(action)s done; it is now “%(status)s”.")
+    done_by_other = gettext_lazy("Refund %(refund)s was already “%(status)s” (by someone else): %(action)s changed nothing.")
+
+    @property
+    def label(self):
+        return services.ACTION_LABELS[self.name]
+
+    def params(self, refund):
+        return {"refund": refund.number, "status": refund.get_status_display(), "action": self.label}
+
+    def is_repeat(self, request, refund):
+        return refund.status == self.target
+
+    def outcome(self, request, refund):
+        return DONE if getattr(refund, self.actor_field) == request.user.pk else DONE_BY_OTHER
+
+    def extra_context(self, request, refund, form):
+        return {"order": refund.order, "order_url": reverse("admin:orders_order_change", args=[refund.order_id])}
+
+
+class CompleteRefund(RefundMove):
+    """完成退款: the refund's reference and date, and the red-letter reason when the
+    order's invoice is already issued. The page says what happens to the invoice."""
+
+    name = "complete"
+    permission = "complete"
+    target = S.COMPLETED
+    actor_field = "completed_by_id"
+    form_class = RefundCompleteForm
+    template = "admin/refunds/refundrequest/complete.html"
+    title = gettext_lazy("Complete refund %(refund)s")
+    form_errors = (RefundError, InvoiceError)
+
+    def get_form_kwargs(self, request, refund):
+        return {"red_reason_default": invoice_outcome(refund).get("red_reason")}
+
+    def call(self, request, refund, data):
+        return services.refund_complete(
+            refund=refund,
+            actor=request.user,
+            reference=data["reference"],
+            refunded_on=data["refunded_on"],
+            red_reason=data.get("red_reason", ""),
+        )
+
+    def extra_context(self, request, refund, form):
+        return {**super().extra_context(request, refund, form), "outcome": invoice_outcome(refund)}
 
 
 @admin.register(RefundRequest)
-class RefundRequestAdmin(ReadOnlyAdmin):
+class RefundRequestAdmin(MoveAdminMixin, ReadOnlyAdmin):
     """退款管理 for finance: nobody adds, edits or deletes a refund here, superusers
     included; approving, rejecting and completing are pages of their own."""
 
@@ -101,6 +155,30 @@ class RefundRequestAdmin(ReadOnlyAdmin):
         "completed_by_name",
         "invoices",
     ]
+    moves = [
+        # 同意: a confirmation page; the customer is told, the money follows with 完成退款.
+        RefundMove(
+            name="approve",
+            target=S.APPROVED,
+            template="admin/refunds/refundrequest/approve.html",
+            title=gettext_lazy("Approve refund %(refund)s"),
+            call=lambda request, refund, data: services.refund_approve(refund=refund, actor=request.user),
+            message_errors=(RefundError,),
+        ),
+        # 拒绝: the reason is required and shown to the customer; the order goes back to
+        # where it was before the request.
+        RefundMove(
+            name="reject",
+            target=S.REJECTED,
+            form_class=RefundRejectForm,
+            template="admin/refunds/refundrequest/reject.html",
+            title=gettext_lazy("Reject refund %(refund)s"),
+            call=lambda request, refund, data: services.refund_reject(refund=refund, actor=request.user, reason=data["reason"]),
+            form_errors=(RefundError,),
+        ),
+        CompleteRefund(),
+    ]
+    move_buttons_context = "refund_buttons"
     change_form_template = "admin/refunds/refundrequest/change_form.html"
     change_list_template = "admin/refunds/refundrequest/change_list.html"
 
@@ -198,143 +276,6 @@ class RefundRequestAdmin(ReadOnlyAdmin):
         if not rows:
             return "—"
         return format_html_join(mark_safe("<br>"), '<a href="{}" data-invoice-status="{}">{}</a>', rows)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        refund = self.get_object(request, unquote(object_id))
-        if refund is not None:
-            extra_context = {**(extra_context or {}), "refund_buttons": self._buttons(request, refund)}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def _buttons(self, request, refund) -> list[tuple[str, str, str]]:
-        """(url, label, move) of each move this user may make on the refund in its state now."""
-        allowed = {
-            "approve": self.has_review_permission(request),
-            "reject": self.has_review_permission(request),
-            "complete": self.has_complete_permission(request),
-        }
-        return [
-            (self._url(move, refund.pk), services.ACTION_LABELS[move], move)
-            for move, may in allowed.items()
-            if may and can_proceed(getattr(refund, move))
-        ]
-
-    def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-        view = self.admin_site.admin_view
-        return [
-            path("<path:object_id>/approve/", view(self.approve_view), name="%s_%s_approve" % info),
-            path("<path:object_id>/reject/", view(self.reject_view), name="%s_%s_reject" % info),
-            path("<path:object_id>/complete/", view(self.complete_view), name="%s_%s_complete" % info),
-            *super().get_urls(),
-        ]
-
-    # --- The moves ----------------------------------------------------------------------
-
-    def approve_view(self, request, object_id):
-        """同意: a confirmation page; the customer is told, the money follows with 完成退款."""
-        refund = self._object_or_404(request, object_id, allowed=self.has_review_permission)
-        posted = request.method == "POST"
-        if not can_proceed(refund.approve):
-            return self._refuse(request, refund, "approve", posted)
-        if posted:
-            try:
-                result = services.refund_approve(refund=refund, actor=request.user)
-            except RefundError as error:
-                self.message_user(request, error.message, messages.ERROR)
-            else:
-                self._report(request, result, "approve")
-            return HttpResponseRedirect(self._url("change", refund.pk))
-        return self._render_move_page(request, refund, "approve", _("Approve refund %(refund)s"), form=None)
-
-    def reject_view(self, request, object_id):
-        """拒绝: the reason is required and shown to the customer; the order goes back to
-        where it was before the request."""
-        refund = self._object_or_404(request, object_id, allowed=self.has_review_permission)
-        posted = request.method == "POST"
-        if not can_proceed(refund.reject):
-            return self._refuse(request, refund, "reject", posted)
-        form = RefundRejectForm(request.POST if posted else None)
-        if posted and form.is_valid():
-            try:
-                result = services.refund_reject(refund=refund, actor=request.user, reason=form.cleaned_data["reason"])
-            except RefundError as error:
-                form.add_error(None, error.message)
-            else:
-                self._report(request, result, "reject")
-                return HttpResponseRedirect(self._url("change", refund.pk))
-        return self._render_move_page(request, refund, "reject", _("Reject refund %(refund)s"), form=form)
-
-    def complete_view(self, request, object_id):
-        """完成退款: the refund's reference and date, and the red-letter reason when the
-        order's invoice is already issued. The page says what happens to the invoice."""
-        refund = self._object_or_404(request, object_id, allowed=self.has_complete_permission)
-        posted = request.method == "POST"
-        if not can_proceed(refund.complete):
-            return self._refuse(request, refund, "complete", posted)
-        outcome = invoice_outcome(refund)
-        form = RefundCompleteForm(request.POST if posted else None, red_reason_default=outcome.get("red_reason"))
-        if posted and form.is_valid():
-            try:
-                result = services.refund_complete(
-                    refund=refund,
-                    actor=request.user,
-                    reference=form.cleaned_data["reference"],
-                    refunded_on=form.cleaned_data["refunded_on"],
-                    red_reason=form.cleaned_data.get("red_reason", ""),
-                )
-            except (RefundError, InvoiceError) as error:
-                form.add_error(None, error.message)
-            else:
-                self._report(request, result, "complete")
-                return HttpResponseRedirect(self._url("change", refund.pk))
-        return self._render_move_page(
-            request, refund, "complete", _("Complete refund %(refund)s"), form=form, outcome=outcome
-        )
-
-    def _refuse(self, request, refund, move, posted):
-        """The refund's state does not allow `move`. A repeat of a submission that already
-        made it (a double click) is told so; anything else is an error. Either way the
-        refund is shown instead of the form, and nothing changed."""
-        if posted and refund.status == TARGETS[move]:
-            level = messages.INFO
-            text = _("Refund %(refund)s was already “%(status)s”: nothing changed.")
-        else:
-            level = messages.ERROR
-            text = _("Refund %(refund)s is “%(status)s”: “%(action)s” is not possible now.")
-        params = {"refund": refund.number, "status": refund.get_status_display(), "action": services.ACTION_LABELS[move]}
-        self.message_user(request, text % params, level)
-        return HttpResponseRedirect(self._url("change", refund.pk))
-
-    def _report(self, request, refund, move):
-        """The services treat a repeat of the move just made as done: a user who lost a race
-        to someone else making the same move learns that someone else made it."""
-        actor_id = refund.completed_by_id if move == "complete" else refund.decided_by_id
-        params = {"refund": refund.number, "action": services.ACTION_LABELS[move], "status": refund.get_status_display()}
-        if actor_id == request.user.pk:
-            self.message_user(
-                request, _("Refund %(refund)s: %(action)s done; it is now “%(status)s”.") % params, messages.SUCCESS
-            )
-        else:
-            self.message_user(
-                request,
-                _("Refund %(refund)s was already “%(status)s” (by someone else): %(action)s changed nothing.") % params,
-                messages.WARNING,
-            )
-
-    def _render_move_page(self, request, refund, move, title, *, form, **extra):
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": title % {"refund": refund.number},
-            "refund": refund,
-            "order": refund.order,
-            "move": move,
-            "form": form,
-            "change_url": self._url("change", refund.pk),
-            "order_url": reverse("admin:orders_order_change", args=[refund.order_id]),
-            **extra,
-        }
-        return TemplateResponse(request, f"admin/refunds/refundrequest/{move}.html", context)
 
 
 def _yuan(amount) -> str:
