@@ -3,17 +3,15 @@ longest-waiting first. Rows are read-only for everyone, superusers included; ans
 is a page of its own calling inquiries.services.inquiry_answer, for staff with
 answer_inquiry."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Case, Value, When
-from django.http import Http404, HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from mall.admin_moves import ALREADY, DONE, Move, MoveAdminMixin, ReadOnlyAdmin, ReadOnlyInline, admin_url
 from orders.templatetags.order_admin import waiting_time
 
 from . import selectors, services
@@ -46,12 +44,10 @@ class InquiryStatusFilter(admin.SimpleListFilter):
         return queryset if value == "all" else queryset.filter(status=value)
 
 
-class InquiryMessageInline(admin.TabularInline):
+class InquiryMessageInline(ReadOnlyInline):
     model = InquiryMessage
     fields = ["created_at", "side", "author", "body"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = _("thread")
 
     def get_queryset(self, request):
@@ -61,18 +57,55 @@ class InquiryMessageInline(admin.TabularInline):
     def side(self, message):
         return _("staff") if message.from_staff else _("customer")
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+class AnswerInquiry(Move):
+    """回复: the answer goes into the thread and the customer is told. A resent form (the
+    same answer after the same last message) changes nothing. No state machine: the
+    service refuses a closed inquiry, or a thread that changed meanwhile."""
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    name = "answer"
+    label = _("Answer")
+    permission = "answer"
+    object_name = "inquiry"
+    template = "admin/inquiries/inquiry/answer.html"
+    title = _("Answer “%(subject)s”")
+    form_class = InquiryAnswerForm
+    message_errors = (InquiryError,)
+    form_errors = (ValidationError,)
+    done = _("Your answer was sent; the customer is told.")
+    already = _("This answer was already sent: nothing changed.")
+
+    def allows(self, inquiry) -> bool:
+        return True
+
+    def get_form_kwargs(self, request, inquiry) -> dict:
+        return {"initial": {"after": last_message_id(inquiry)}}
+
+    def call(self, request, inquiry, data):
+        return services.inquiry_answer(inquiry=inquiry, actor=request.user, body=data["body"], after=data["after"])
+
+    def outcome(self, request, result) -> str:
+        _inquiry, added = result
+        return DONE if added else ALREADY
+
+    def moved(self, result):
+        return result[0]
+
+    def params(self, inquiry) -> dict:
+        return {"subject": inquiry.subject}
+
+    def extra_context(self, request, inquiry, form) -> dict:
+        return {"thread": selectors.inquiry_messages(inquiry=inquiry).select_related("author")}
+
+
+def last_message_id(inquiry) -> int | None:
+    """The thread's last message the answer form is written after (a resent form is then
+    recognised)."""
+    return selectors.inquiry_messages(inquiry=inquiry).values_list("pk", flat=True).last()
 
 
 @admin.register(Inquiry)
-class InquiryAdmin(admin.ModelAdmin):
+class InquiryAdmin(MoveAdminMixin, ReadOnlyAdmin):
     list_display = ["subject", "customer_label", "about", "status_label", "asked", "answered_at"]
     list_display_links = ["subject"]
     list_select_related = ["customer", "service", "order"]
@@ -89,18 +122,9 @@ class InquiryAdmin(admin.ModelAdmin):
     fields = ["subject", "customer_name", "about", "status_label", "created_at", "last_customer_message_at", "answered_at"]
     readonly_fields = fields
     inlines = [InquiryMessageInline]
-    view_on_site = False  # the customer's thread is a 404 for staff
+    moves = [AnswerInquiry()]
     change_form_template = "admin/inquiries/inquiry/change_form.html"
     change_list_template = "admin/inquiries/inquiry/change_list.html"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_answer_permission(self, request):
         return request.user.has_perm("inquiries.answer_inquiry")
@@ -146,66 +170,12 @@ class InquiryAdmin(admin.ModelAdmin):
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The answer form sits under the thread on the change page too, for staff who may answer.
         inquiry = self.get_object(request, unquote(object_id))
         if inquiry is not None and self.has_answer_permission(request) and inquiry.status != Inquiry.Status.CLOSED:
             extra_context = {
                 **(extra_context or {}),
-                "answer_form": self._answer_form(inquiry),
-                "answer_url": self._url("answer", inquiry.pk),
+                "answer_form": InquiryAnswerForm(initial={"after": last_message_id(inquiry)}),
+                "answer_url": admin_url(self, "answer", inquiry.pk),
             }
         return super().change_view(request, object_id, form_url, extra_context)
-
-    def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-        return [
-            path("<path:object_id>/answer/", self.admin_site.admin_view(self.answer_view), name="%s_%s_answer" % info),
-            *super().get_urls(),
-        ]
-
-    def answer_view(self, request, object_id):
-        """回复: the answer goes into the thread and the customer is told. A resent form
-        (the same answer after the same last message) changes nothing."""
-        if not self.has_answer_permission(request):
-            raise PermissionDenied
-        inquiry = self.get_object(request, unquote(object_id))
-        if inquiry is None:
-            raise Http404
-        change_url = self._url("change", inquiry.pk)
-        if request.method == "POST":
-            form = InquiryAnswerForm(request.POST)
-            if form.is_valid():
-                try:
-                    _inquiry, added = services.inquiry_answer(
-                        inquiry=inquiry, actor=request.user, body=form.cleaned_data["body"], after=form.cleaned_data["after"]
-                    )
-                except InquiryError as error:
-                    self.message_user(request, error.message, messages.ERROR)
-                    return HttpResponseRedirect(change_url)
-                except ValidationError as error:
-                    for field, texts in error.message_dict.items():
-                        form.add_error(field if field in form.fields else None, texts)
-                else:
-                    if added:
-                        self.message_user(request, _("Your answer was sent; the customer is told."), messages.SUCCESS)
-                    else:
-                        self.message_user(request, _("This answer was already sent: nothing changed."), messages.INFO)
-                    return HttpResponseRedirect(change_url)
-        else:
-            form = self._answer_form(inquiry)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": _("Answer “%(subject)s”") % {"subject": inquiry.subject},
-            "inquiry": inquiry,
-            "thread": selectors.inquiry_messages(inquiry=inquiry).select_related("author"),
-            "form": form,
-            "change_url": change_url,
-        }
-        return TemplateResponse(request, "admin/inquiries/inquiry/answer.html", context)
-
-    def _answer_form(self, inquiry):
-        last = selectors.inquiry_messages(inquiry=inquiry).values_list("pk", flat=True).last()
-        return InquiryAnswerForm(initial={"after": last})
-
-    def _url(self, name, *args):
-        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args)
