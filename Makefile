@@ -22,7 +22,7 @@ lint: install-dev ## ruff: lint and import order (pyproject.toml); the same chec
 
 bench: install-dev messages ## load the production server on 127.0.0.1 and print the table
 	@scripts/install-system-packages.sh bench
-	$(PY) scripts/bench.py
+	$(PY) -m scripts.bench
 
 system:
 	@scripts/install-system-packages.sh base
@@ -60,3 +60,14 @@ migrate:
 seed: ## the demo data; the demo orders' emails are written to var/mail/, not printed
 	@echo "==> Demo data: seed_demo"
 	@EMAIL_URL="filemail:///$(CURDIR)/var/mail" $(PY) manage.py seed_demo
+
+# Backups (docs/operations.md, "Backups and restore"): DATABASE_URL's database and the documents.
+.PHONY: backup restore
+BACKUP_DIR ?= var/backups
+
+backup: ## pg_dump of DATABASE_URL's database and a tar of the documents, in a new directory under BACKUP_DIR
+	@$(PY) manage.py backup $(BACKUP_DIR)
+
+restore: ## BACKUP=<directory> [FORCE=1]: into DATABASE_URL's database and MEDIA_ROOT, then reconcile --files
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=<directory made by make backup> [FORCE=1]" >&2; exit 2; }
+	@$(PY) manage.py restore $(if $(FORCE),--force) $(BACKUP)
