@@ -11,7 +11,16 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from mall.admin_moves import ALREADY, DONE, Move, MoveAdminMixin, ReadOnlyAdmin, ReadOnlyInline, admin_url
+from mall.admin_moves import (
+    ALREADY,
+    DONE,
+    Move,
+    MoveAdminMixin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    admin_url,
+    status_column,
+)
 from orders.templatetags.order_admin import waiting_time
 
 from . import selectors, services
@@ -151,14 +160,7 @@ class InquiryAdmin(MoveAdminMixin, ReadOnlyAdmin):
             parts.append(inquiry.service.name)
         return format_html_join(" · ", "{}", ((part,) for part in parts)) if parts else "—"
 
-    @admin.display(description=_("status"), ordering="status")
-    def status_label(self, inquiry):
-        return format_html(
-            '<span class="inquiry-status inquiry-status--{}" data-status="{}">{}</span>',
-            inquiry.status,
-            inquiry.status,
-            inquiry.get_status_display(),
-        )
+    status_label = status_column("inquiry-status")
 
     @admin.display(description=_("last question at / waiting"), ordering="last_customer_message_at")
     def asked(self, inquiry):

@@ -14,7 +14,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import Address
-from mall.admin_moves import Move, MoveAdminMixin, ReadOnlyAdmin, ReadOnlyInline, admin_object_or_404, admin_url
+from mall.admin_moves import (
+    Move,
+    MoveAdminMixin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    admin_object_or_404,
+    admin_url,
+    status_column,
+)
 from orders.templatetags.order_admin import waiting_time
 
 from . import export, services
@@ -212,14 +220,7 @@ class InvoiceAdmin(MoveAdminMixin, ReadOnlyAdmin):
             invoice.get_red_reason_display(),
         )
 
-    @admin.display(description=gettext_lazy("status"), ordering="status")
-    def status_label(self, invoice):
-        return format_html(
-            '<span class="invoice-status invoice-status--{}" data-status="{}">{}</span>',
-            invoice.status,
-            invoice.status,
-            invoice.get_status_display(),
-        )
+    status_label = status_column("invoice-status")
 
     @admin.display(description=gettext_lazy("created at / waiting"), ordering="created_at")
     def created(self, invoice):

@@ -33,13 +33,15 @@ or done already by someone else) on the change page.
 """
 
 from django.contrib import messages
-from django.contrib.admin import ModelAdmin, TabularInline
+from django.contrib.admin import ModelAdmin, TabularInline, display
 from django.contrib.admin.utils import unquote
 from django.core import checks
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 from django_fsm import can_proceed
 
 # What a move did, and the Move text the user is told for it.
@@ -247,6 +249,24 @@ class ReadOnlyInline(TabularInline):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def status_column(css_class: str):
+    """A changelist and change page column showing a row's `status` as a badge the
+    admin's stylesheets colour by state: `status_label = status_column("order-status")`."""
+
+    @display(description=gettext_lazy("status"), ordering="status")
+    def status_label(model_admin, obj):
+        return format_html(
+            '<span class="{} {}--{}" data-status="{}">{}</span>',
+            css_class,
+            css_class,
+            obj.status,
+            obj.status,
+            obj.get_status_display(),
+        )
+
+    return status_label
 
 
 def admin_url(model_admin, name, *args) -> str:

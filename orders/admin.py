@@ -21,6 +21,7 @@ from mall.admin_moves import (
     ReadOnlyAdmin,
     ReadOnlyInline,
     admin_object_or_404,
+    status_column,
 )
 
 from . import export, proofs, services
@@ -332,14 +333,7 @@ class OrderAdmin(MoveAdminMixin, ReadOnlyAdmin):
         names = dict.fromkeys(line.service.platform.name for line in order.lines.all())
         return pgettext("list separator", ", ").join(names)
 
-    @admin.display(description=gettext_lazy("status"), ordering="status")
-    def status_label(self, order):
-        return format_html(
-            '<span class="order-status order-status--{}" data-status="{}">{}</span>',
-            order.status,
-            order.status,
-            order.get_status_display(),
-        )
+    status_label = status_column("order-status")
 
     @admin.display(description=gettext_lazy("submitted at"), ordering="submitted_at")
     def submitted(self, order):

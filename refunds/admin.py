@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from invoicing.exceptions import InvoiceError
 from invoicing.models import Invoice
 from invoicing.services import invoice_current, invoiceable_amount, red_reason_default
-from mall.admin_moves import DONE, DONE_BY_OTHER, Move, MoveAdminMixin, ReadOnlyAdmin
+from mall.admin_moves import DONE, DONE_BY_OTHER, Move, MoveAdminMixin, ReadOnlyAdmin, status_column
 from orders.templatetags.order_admin import waiting_time
 
 from . import services
@@ -215,14 +215,7 @@ class RefundRequestAdmin(MoveAdminMixin, ReadOnlyAdmin):
             order.refunded_amount,
         )
 
-    @admin.display(description=gettext_lazy("status"), ordering="status")
-    def status_label(self, refund):
-        return format_html(
-            '<span class="refund-status refund-status--{}" data-status="{}">{}</span>',
-            refund.status,
-            refund.status,
-            refund.get_status_display(),
-        )
+    status_label = status_column("refund-status")
 
     @admin.display(description=gettext_lazy("requested at / waiting"), ordering="requested_at")
     def requested(self, refund):
