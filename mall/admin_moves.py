@@ -220,35 +220,29 @@ class MoveAdminMixin:
         return TemplateResponse(request, move.template, context)
 
 
-class ReadOnlyAdmin(ModelAdmin):
-    """Nobody adds, edits or deletes these rows here, superusers included: services make and
-    move them, and other rows point at them."""
+class NoWritesMixin:
+    """Nobody adds, edits or deletes these rows here, superusers included."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdmin(NoWritesMixin, ModelAdmin):
+    """Rows that services make and move, and other rows point at: read-only here."""
 
     # The customer's pages and downloads are 404 for staff: no "view on site".
     view_on_site = False
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(TabularInline):
+class ReadOnlyInline(NoWritesMixin, TabularInline):
     extra = 0
     can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def status_column(css_class: str):
