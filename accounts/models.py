@@ -1,7 +1,15 @@
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+
+from mall.pagecache import PageVisibleManager, PageVisibleQuerySet
+
+
+class UserManager(DjangoUserManager.from_queryset(PageVisibleQuerySet)):
+    """Django's UserManager (create_user, …) on the page cache's queryset: a bulk update of
+    users makes their cached pages stale too."""
 
 
 class User(AbstractUser):
@@ -11,6 +19,8 @@ class User(AbstractUser):
     real_name = models.CharField(_("real name"), max_length=64, blank=True)
     mobile = models.CharField(_("mobile"), max_length=20, blank=True, help_text=_("A mainland China mobile number, e.g. 138 0013 8000."))
     company = models.CharField(_("company"), max_length=128, blank=True)
+
+    objects = UserManager()
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"
@@ -34,6 +44,8 @@ class ProductKey(models.Model):
         "catalog.ProductLine", models.PROTECT, related_name="+", verbose_name=_("product line")
     )
     created_at = models.DateTimeField(_("saved at"), auto_now_add=True)
+
+    objects = PageVisibleManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -71,6 +83,8 @@ class InvoiceProfile(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    objects = PageVisibleManager()
+
     class Meta:
         ordering = ["-is_default", "-updated_at", "-id"]
         verbose_name = _("invoice profile")
@@ -98,6 +112,8 @@ class Address(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    objects = PageVisibleManager()
+
     class Meta:
         ordering = ["-is_default", "-updated_at", "-id"]
         verbose_name = _("mailing address")
@@ -119,6 +135,8 @@ class Message(models.Model):
     link = models.CharField(_("link"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    objects = PageVisibleManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -7,6 +7,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from mall.pagecache import PageVisibleManager, PageVisibleQuerySet
+
 
 def validate_regex(value):
     try:
@@ -29,6 +31,8 @@ class ProductLine(models.Model):
     sort = models.PositiveSmallIntegerField(_("sort order"), default=0)
     active = models.BooleanField(_("active"), default=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = PageVisibleManager()
 
     class Meta:
         ordering = ["sort", "id"]
@@ -57,6 +61,8 @@ class Platform(models.Model):
     active = models.BooleanField(_("active"), default=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    objects = PageVisibleManager()
+
     class Meta:
         ordering = ["sort", "id"]
         verbose_name = _("platform")
@@ -76,6 +82,8 @@ class Module(models.Model):
     active = models.BooleanField(_("active"), default=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    objects = PageVisibleManager()
+
     class Meta:
         ordering = ["sort", "id"]
         verbose_name = _("module")
@@ -85,7 +93,7 @@ class Module(models.Model):
         return self.name
 
 
-class ServiceQuerySet(models.QuerySet):
+class ServiceQuerySet(PageVisibleQuerySet):
     def on_sale(self):
         """Services a customer may see: active, and so are their line, platform and module."""
         return self.filter(

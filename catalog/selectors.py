@@ -5,16 +5,18 @@ import re
 from dataclasses import dataclass, replace
 
 from django.core.cache import cache
-from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from mall import pagecache
 
 from .exceptions import MalformedProductKey, UnknownProductKey
 from .models import Module, Platform, ProductLine, Service
 
 PRODUCT_KEY_FORMAT = re.compile(r"[A-Z0-9][A-Z0-9+\-]{3,63}")
 SEARCH_TERMS_MAX = 8
-# Cached catalog reads are keyed by catalog_version(), so they are never stale; the
-# timeout only bounds how long entries of older versions linger.
+# Cached catalog reads (and the storefront's cached fragments) are keyed by
+# catalog_version(), so they are never stale; the timeout only bounds how long entries
+# of older versions linger.
 CACHE_TIMEOUT = 10 * 60
 
 
@@ -46,16 +48,21 @@ def service_list(*, filters: ServiceFilters | None = None) -> QuerySet[Service]:
     return services
 
 
+def _cached(version: str | None, key: str, compute):
+    """compute(), kept for CACHE_TIMEOUT under `key` of catalogue `version` (None: not kept)."""
+    if version is None:
+        return compute()
+    return cache.get_or_set(f"catalog:{version}:{key}", compute, CACHE_TIMEOUT)
+
+
 def service_list_featured(*, limit: int = 8) -> list[Service]:
-    key = f"catalog:featured:{catalog_version()}:{limit}"
-    return cache.get_or_set(key, lambda: list(service_list().filter(featured=True)[:limit]), CACHE_TIMEOUT)
+    return _cached(catalog_version(), f"featured:{limit}", lambda: list(service_list().filter(featured=True)[:limit]))
 
 
 def service_ids(*, filters: ServiceFilters) -> list[int]:
     """Ids of the services matching `filters`, in catalog order (cached per catalog version)."""
     digest = hashlib.sha256(repr((filters.q, *_ids(filters))).encode()).hexdigest()[:32]
-    key = f"catalog:ids:{catalog_version()}:{digest}"
-    return cache.get_or_set(key, lambda: list(service_list(filters=filters).values_list("pk", flat=True)), CACHE_TIMEOUT)
+    return _cached(catalog_version(), f"ids:{digest}", lambda: list(service_list(filters=filters).values_list("pk", flat=True)))
 
 
 def service_list_by_ids(ids: list[int]) -> list[Service]:
@@ -104,12 +111,17 @@ class Navigation:
     platforms: list[Platform]
     modules: list[Module]
     filters: ServiceFilters
-    version: str
+    version: str | None  # catalog_version(): None when nothing is to be cached
 
     @property
     def cache_key(self) -> str:
         """Identifies what these filters select, for caching rendered results."""
         return hashlib.sha256(repr((self.version, self.filters.q, *_ids(self.filters))).encode()).hexdigest()[:32]
+
+    @property
+    def cache_seconds(self) -> int:
+        """How long rendered results may be kept: CACHE_TIMEOUT, or 0 (not kept) without a version."""
+        return CACHE_TIMEOUT if self.version is not None else 0
 
 
 def catalog_navigation(*, filters: ServiceFilters) -> Navigation:
@@ -122,8 +134,7 @@ def catalog_navigation(*, filters: ServiceFilters) -> Navigation:
     version = catalog_version()
 
     def cached(name, compute, *parts):
-        key = f"catalog:nav:{version}:{name}:{'-'.join(map(str, parts))}"
-        return cache.get_or_set(key, lambda: list(compute()), CACHE_TIMEOUT)
+        return _cached(version, f"nav:{name}:{'-'.join(map(str, parts))}", lambda: list(compute()))
 
     line_id = filters.product_line.pk if filters.product_line else None
     platforms = cached("platforms", lambda: platform_list(product_line=filters.product_line), line_id)
@@ -138,24 +149,18 @@ def catalog_navigation(*, filters: ServiceFilters) -> Navigation:
     return Navigation(cached("lines", product_line_list), platforms, modules, filters, version)
 
 
-def catalog_version() -> str:
-    """A stamp that changes whenever a catalog row is added, changed or deleted.
+def catalog_version() -> str | None:
+    """The catalogue's version: it changes whenever a catalogue row is added, changed or
+    deleted. It is the page cache's shared version (mall/pagecache/versions.py), bumped
+    by the models' signals and their queryset's bulk update(), so whole pages, the
+    storefront's fragments and these reads go stale together, by one scheme.
 
-    Built from each table's row count and latest updated_at (auto_now on save; bulk
-    updates must set it too, as the admin actions do). Cache keys of catalog reads
-    include it, so a change is visible on the next request in every process,
-    without signals and whether or not the cache is shared.
+    None when nothing may be cached from the catalogue: the page cache is off (without a
+    shared cache each process would keep its own version and miss the others' changes),
+    or the cache cannot keep the version. A process trusts its copy for 2 seconds: a
+    change made in another process shows within that time.
     """
-    # One round trip of plain SQL: this runs on every catalog page, where building
-    # four ORM aggregates cost more than the reads the cache saves.
-    parts = []
-    for model in (ProductLine, Platform, Module, Service):
-        table = connection.ops.quote_name(model._meta.db_table)
-        parts.append(f"(SELECT COUNT(*) FROM {table}), (SELECT MAX(updated_at) FROM {table})")
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(parts)}")
-        raw = "|".join(str(value) for value in cursor.fetchone())
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+    return pagecache.shared_version()
 
 
 def _ids(filters: ServiceFilters) -> tuple:

@@ -9,6 +9,7 @@ from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from accounts.selectors import product_key_line_ids
+from mall import pagecache
 
 from .exceptions import ProductKeyError
 from .forms import ProductKeyLookupForm, ServiceFilterForm
@@ -38,8 +39,11 @@ def _filters_from(request):
         "platforms": navigation.platforms,
         "modules": navigation.modules,
         "filters": navigation.filters,
+        # The template's cached fragments: keyed by the catalogue's version, kept for
+        # catalog_cache_seconds (0 when nothing may be cached from the catalogue).
         "results_key": navigation.cache_key,
         "catalog_version": navigation.version,
+        "catalog_cache_seconds": navigation.cache_seconds,
     }
     return form, navigation.filters, selector
 
@@ -61,6 +65,7 @@ def _key_mismatch(request, product_line):
     return list(ProductLine.objects.filter(pk__in=line_ids))
 
 
+@pagecache.cacheable
 @require_GET
 def home(request):
     form, _filters, selector = _filters_from(request)
@@ -74,6 +79,7 @@ def home(request):
     return render(request, "catalog/home.html", context)
 
 
+@pagecache.cacheable
 @require_GET
 def service_list(request):
     form, filters, selector = _filters_from(request)
@@ -108,6 +114,7 @@ def selector(request):
     return render(request, "catalog/_selector.html", {"form": form, **selector})
 
 
+@pagecache.cacheable
 @require_GET
 def service_detail(request, pk):
     try:

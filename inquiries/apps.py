@@ -7,3 +7,9 @@ class InquiriesConfig(AppConfig):
 
     name = "inquiries"
     verbose_name = _("Inquiries")
+
+    # The page cache's contract (docs/page-cache.md), held by `manage.py check`.
+    page_cache_customer_models = {
+        "Inquiry": "customer_id",
+        "InquiryMessage": "inquiry__customer_id",  # the unread answers in every page's header
+    }

@@ -5,6 +5,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from mall.pagecache import PageVisibleManager
+
 
 class Inquiry(models.Model):
     """咨询: a customer's question about a service or an order, answered by staff in the
@@ -27,6 +29,8 @@ class Inquiry(models.Model):
     created_at = models.DateTimeField(_("asked at"), auto_now_add=True)
     last_customer_message_at = models.DateTimeField(_("last question at"))
     answered_at = models.DateTimeField(_("last answered at"), null=True, blank=True)
+
+    objects = PageVisibleManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -52,6 +56,8 @@ class InquiryMessage(models.Model):
     from_staff = models.BooleanField(_("from staff"), default=False)
     body = models.TextField(_("message"))
     created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+
+    objects = PageVisibleManager()
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -17,7 +17,6 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Message, User
 from accounts.services import message_send
-from mall import pagecache
 from mall.celery import enqueue_on_commit
 from mall.tasks import email_send_task
 
@@ -152,12 +151,10 @@ def inquiry_answer(*, inquiry: Inquiry, actor: User, body: str, after: int | Non
 
 def inquiry_mark_seen(*, inquiry: Inquiry) -> int:
     """The customer opened the thread: the notices of its answers in 我的消息 are read."""
-    read = Message.objects.filter(
+    # update() makes the customer's cached pages stale: the unread count in every header.
+    return Message.objects.filter(
         user=inquiry.customer_id, link=inquiry.get_absolute_url(), read_at__isnull=True
     ).update(read_at=timezone.now())
-    if read:
-        pagecache.customer_changed(inquiry.customer_id)  # the unread count in every page's header
-    return read
 
 
 def _notify_answered(inquiry: Inquiry, *, body: str) -> None:

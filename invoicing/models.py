@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from accounts.models import InvoiceProfile
+from mall.pagecache import PageVisibleManager
 from orders.models import MONEY, Order, OrderLine
 
 
@@ -124,6 +125,8 @@ class Invoice(ConcurrentTransitionMixin, models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    objects = PageVisibleManager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("invoice")
@@ -199,6 +202,8 @@ class InvoiceLine(models.Model):
     tax = models.DecimalField(_("tax"), **MONEY)
     total = models.DecimalField(_("total including tax"), **MONEY)
 
+    objects = PageVisibleManager()
+
     class Meta:
         ordering = ["id"]
         verbose_name = _("invoice line")
@@ -226,6 +231,8 @@ class Contract(models.Model):
     sha256 = models.CharField(_("SHA-256 of the PDF"), max_length=64)
     signer_fingerprint = models.CharField(_("signing certificate SHA-256"), max_length=64)
     signed_at = models.DateTimeField(_("signed at"))
+
+    objects = PageVisibleManager()
 
     class Meta:
         ordering = ["-signed_at", "-id"]

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from accounts.models import InvoiceProfile
+from mall.pagecache import PageVisibleManager
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
 
@@ -30,6 +31,8 @@ class Agreement(models.Model):
         _("published at"), null=True, blank=True, help_text=_("The newest published version is the one customers accept.")
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = PageVisibleManager()
 
     class Meta:
         ordering = ["-published_at", "-id"]
@@ -112,6 +115,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
     completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
     failed_at = models.DateTimeField(_("failed at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = PageVisibleManager()
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
@@ -220,6 +225,8 @@ class OrderLine(models.Model):
     service_start = models.DateField(_("service start"), null=True, blank=True)
     service_end = models.DateField(_("service end"), null=True, blank=True)
 
+    objects = PageVisibleManager()
+
     class Meta:
         ordering = ["id"]
         verbose_name = _("order line")
@@ -247,6 +254,8 @@ class OrderEvent(models.Model):
     actor_kind = models.CharField(_("by"), max_length=16, choices=ActorKind.choices)
     note = models.TextField(_("note"), blank=True)
     at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    objects = PageVisibleManager()
 
     class Meta:
         ordering = ["at", "id"]
@@ -290,6 +299,8 @@ class CartItem(models.Model):
         _("quantity"), default=1, validators=[MinValueValidator(1), MaxValueValidator(99)]
     )
     added_at = models.DateTimeField(_("added at"), auto_now_add=True)
+
+    objects = PageVisibleManager()
 
     class Meta:
         ordering = ["added_at", "id"]
@@ -345,6 +356,8 @@ class PaymentProof(models.Model):
         settings.AUTH_USER_MODEL, models.SET_NULL, null=True, related_name="+", verbose_name=_("uploaded by")
     )
     uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    objects = PageVisibleManager()
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]

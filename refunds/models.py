@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from mall.pagecache import PageVisibleManager
 from orders.models import MONEY, Order
 
 OPEN_STATUSES = ("pending", "approved")
@@ -55,6 +56,8 @@ class RefundRequest(ConcurrentTransitionMixin, models.Model):
     )
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = PageVisibleManager()
 
     class Meta:
         ordering = ["-requested_at", "-id"]

@@ -4,6 +4,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.tests.factories import ProductKeyFactory, UserFactory
+from catalog import selectors
+from mall import pagecache
 from orders.tests.factories import AgreementFactory
 
 from .factories import ModuleFactory, PlatformFactory, ProductLineFactory, ServiceFactory
@@ -156,6 +158,37 @@ class TestCatalogChangesShowAtOnce:
         admin_client.post(changelist, {"action": "deactivate_selected", "_selected_action": [catalog["e3_jd"].pk]})
         assert list(client.get(reverse("catalog:home")).context["featured"]) == []
         assert catalog["e3_jd"] not in client.get(LIST).context["services"]
+
+
+class TestOneCatalogueVersion:
+    """Whole pages, the storefront's fragments and the selectors' reads are all keyed by
+    one version, the page cache's shared one; with the page cache off nothing is kept."""
+
+    def rename_behind_the_signals(self, service, name):
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE catalog_service SET name = %s WHERE id = %s", [name, service.pk])
+
+    def test_it_is_the_page_caches_shared_version(self, catalog):
+        version = selectors.catalog_version()
+        assert version == pagecache.shared_version() is not None
+        catalog["jd"].save()
+        assert selectors.catalog_version() not in (None, version)
+
+    def test_fragments_and_reads_follow_it(self, client, catalog):
+        client.get(LIST, HTTP_HX_REQUEST="true")  # htmx: never a whole cached page, but fragments
+        self.rename_behind_the_signals(catalog["e3_jd"], "E3-改名")
+        assert "E3-改名" not in client.get(LIST, HTTP_HX_REQUEST="true").text, "the fragment was not kept"
+        pagecache.shared_changed()
+        assert "E3-改名" in client.get(LIST, HTTP_HX_REQUEST="true").text
+
+    def test_with_the_page_cache_off_nothing_is_kept(self, client, catalog, settings):
+        settings.PAGE_CACHE_SECONDS = 0
+        assert selectors.catalog_version() is None
+        for url in (reverse("catalog:home"), LIST):
+            assert "E3-京东开放平台对接服务" in client.get(url).text
+        self.rename_behind_the_signals(catalog["e3_jd"], "E3-改名")
+        for url in (reverse("catalog:home"), LIST):
+            assert "E3-改名" in client.get(url).text
 
 
 class TestBadInput:

@@ -43,7 +43,7 @@ INSTALLED_APPS = [
     "invoicing",
     "refunds",
     "inquiries",
-    "mall",  # after the apps whose models the page cache watches (mall/pagecache.py)
+    "mall",  # after the apps whose models the page cache watches (mall/pagecache/)
 ]
 
 MIDDLEWARE = [
@@ -55,7 +55,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "mall.middleware.ShopLocaleMiddleware",
     # Serves the busiest pages from the cache; needs the session and the language,
-    # and a hit skips everything below (mall/pagecache.py).
+    # and a hit skips everything below (mall/pagecache/middleware.py).
     "mall.pagecache.PageCacheMiddleware",
     # A view that loses the database answers 503 + Retry-After, in the visitor's language.
     "mall.middleware.DatabaseUnavailableMiddleware",
@@ -95,6 +95,9 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # Its {% csrf_token %} replaces Django's: on a page the page cache keeps, the
+            # token is a placeholder filled in per response (mall/pagecache/tokens.py).
+            "builtins": ["mall.templatetags.pagecache"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
@@ -185,7 +188,7 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# The page cache's pages (mall/pagecache.py): each web process keeps its own, in memory;
+# The page cache's pages (mall/pagecache/): each web process keeps its own, in memory;
 # what invalidates them (the versions) lives in the shared cache above.
 CACHES["pages"] = {
     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -196,7 +199,8 @@ CACHES["pages"] = {
 # the cache is shared: with per-process caches a sign-out in one process would leave
 # the session alive in the others.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db" if REDIS_URL else "django.contrib.sessions.backends.db"
-# Seconds a page of mall.pagecache.CACHED_VIEWS is kept; 0 turns the page cache off.
+# Seconds a page the apps declare cached is kept (docs/page-cache.md); 0 turns the page
+# cache off, and with it the catalogue's cached fragments and reads.
 # On by default only with a shared cache (the versions that invalidate pages must be
 # seen by every web and worker process).
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=300 if REDIS_URL else 0)

@@ -1,4 +1,4 @@
-"""The page cache (mall/pagecache.py), through the test client.
+"""The page cache (mall/pagecache/), through the test client.
 
 `response.context is None` tells a page served from the cache (no template rendered)
 from a rendered one: every invalidation test first proves the page WAS a hit, so a

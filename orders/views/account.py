@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 from django_fsm import can_proceed
 
 from invoicing import selectors as invoice_selectors
+from mall import pagecache
 from refunds import selectors as refund_selectors
 from refunds.services import refund_problem
 
@@ -125,6 +126,7 @@ def order_view(*methods):
     return decorator
 
 
+@pagecache.cacheable
 @login_required
 @require_GET
 def order_list(request):
@@ -150,6 +152,7 @@ def order_list(request):
     return render(request, "orders/order_list.html", context)
 
 
+@pagecache.cacheable
 @order_view("GET", "HEAD")
 def order_detail(request, order):
     refund_selectors.orders_prefetch_for_refund([order])

@@ -26,6 +26,7 @@ from ..selectors import cart_items_for
 RECALCULATE = "recalculate"
 
 
+@pagecache.cacheable
 @login_required
 def checkout(request, service_id):
     """立即购买 lands here: one service, quantity 1 to start with."""
@@ -54,7 +55,7 @@ def checkout_page(request, *, lines, from_cart, profiles=None, prefill=None):
     """The checkout page and its submission for `lines`; `profiles` (the customer's invoice
     profiles, when the caller already read them) and `prefill` serve a renewal (views/renew.py)."""
     agreement = services.agreement_current()
-    # A cached checkout page must not outlive the agreement it shows (mall/pagecache.py).
+    # A cached checkout page must not outlive the agreement it shows (docs/page-cache.md).
     pagecache.expire_at(request, services.agreement_next_published_at())
     if agreement is None:
         # No published agreement: nothing can be accepted, so nothing can be ordered.
