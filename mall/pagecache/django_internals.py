@@ -3,6 +3,7 @@ each. mall/tests/test_pagecache_django.py checks every one against the installed
 after an upgrade, a failure there names the function to change and what it assumed.
 Nothing else in the page cache reaches into Django's internals."""
 
+from functools import cache
 from importlib import import_module
 
 from django.conf import settings
@@ -28,7 +29,12 @@ def cached_session_key(session_key: str) -> str | None:
     dict), when the engine keeps sessions in the cache (cached_db), or None."""
     if settings.SESSION_ENGINE != "django.contrib.sessions.backends.cached_db":
         return None
-    return import_module(settings.SESSION_ENGINE).SessionStore.cache_key_prefix + session_key
+    return _cache_key_prefix(settings.SESSION_ENGINE) + session_key
+
+
+@cache
+def _cache_key_prefix(engine: str) -> str:
+    return import_module(engine).SessionStore.cache_key_prefix
 
 
 def carries_messages(request, session) -> bool:
