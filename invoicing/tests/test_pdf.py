@@ -311,3 +311,36 @@ class TestQr:
         assert len(read(with_qr).pages[0].get_contents().get_data()) > len(
             read(without).pages[0].get_contents().get_data()
         ) + 500
+
+
+class TestReuse:
+    """What render_pdf keeps between documents: each glyph's outline (FaceGlyphs, see
+    invoicing/pdf.py)."""
+
+    def test_a_glyph_outline_is_made_once_per_process(self, monkeypatch):
+        render_pdf(DOCUMENT)
+        subset = pdf_module._harfbuzz_subset
+        asked = []
+        monkeypatch.setattr(pdf_module, "_harfbuzz_subset", lambda font, gids: asked.append(gids) or subset(font, gids))
+
+        again = render_pdf(DOCUMENT)
+        assert asked == []  # every glyph known: HarfBuzz not called
+        render_pdf(page("<p>饕餮</p>"))  # two characters DOCUMENT does not have
+        assert [len(gids) for gids in asked] == [2]
+        assert text_of(again) == text_of(render_pdf(DOCUMENT))
+
+    def test_outlines_are_those_of_weasyprints_own_subset(self, monkeypatch):
+        fast = embedded_fonts(render_pdf(DOCUMENT))
+        monkeypatch.setattr(pdf_module, "compact_cff_fonts", None)
+        slow = embedded_fonts(render_pdf(DOCUMENT))  # WeasyPrint's two HarfBuzz passes, as OpenType
+
+        for name, (cid_font, program) in fast.items():
+            original = TTFont(io.BytesIO(slow[name][1].get_data()))["CFF "].cff
+            original = original[original.fontNames[0]]
+            compact = cff_font(program.get_data())
+            assert {int(glyph[3:]) for glyph in compact.charset[1:]} == widths_keys(cid_font) - {0}
+            for glyph in compact.charset:
+                ours, theirs = compact.CharStrings[glyph], original.CharStrings[glyph]
+                ours.decompile()
+                theirs.decompile()
+                assert ours.program == theirs.program, glyph
