@@ -314,8 +314,8 @@ class TestQr:
 
 
 class TestReuse:
-    """What render_pdf keeps between documents: each glyph's outline (FaceGlyphs, see
-    invoicing/pdf.py)."""
+    """What render_pdf keeps between documents: each glyph's outline (FaceGlyphs), the font
+    configuration and the parsed stylesheets (see invoicing/pdf.py)."""
 
     def test_a_glyph_outline_is_made_once_per_process(self, monkeypatch):
         render_pdf(DOCUMENT)
@@ -344,3 +344,20 @@ class TestReuse:
                 ours.decompile()
                 theirs.decompile()
                 assert ours.program == theirs.program, glyph
+
+    def test_a_changed_stylesheet_is_read_again(self, settings, tmp_path):
+        directory = tmp_path / "static"
+        (directory / "css").mkdir(parents=True)
+        sheet = directory / "css" / "sheet.css"
+        settings.STATICFILES_DIRS = [directory]
+
+        sheet.write_text("@page { size: A5; }")
+        a5 = read(render_pdf("<p>x</p>", stylesheets=["css/sheet.css"])).pages[0].mediabox
+        sheet.write_text("@page { size: A4 landscape; }")
+        a4 = read(render_pdf("<p>x</p>", stylesheets=["css/sheet.css"])).pages[0].mediabox
+
+        assert round(a5.width) == 420 and round(a4.width) == 842
+
+    def test_a_stylesheet_outside_the_static_files_is_refused(self):
+        with pytest.raises(ResourceRefused):
+            render_pdf("<p>x</p>", stylesheets=["../settings.py"])
