@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Min, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -116,16 +116,23 @@ def order_number_generate(*, now=None) -> str:
 def order_line_serials_take(*, count: int, day: date | None = None) -> list[str]:
     """`count` consecutive line serials of `day` (default today, Asia/Shanghai): %y%m%d + 6 digits.
 
-    The day's counter row is locked until the caller's transaction ends, so concurrent
-    checkouts take distinct serials, and a rolled-back checkout leaves no gap.
+    One statement creates the day's counter row or adds `count` to it and returns the
+    new last serial; the row stays locked until the caller's transaction ends, so
+    concurrent checkouts take distinct serials, and a rolled-back checkout leaves no gap.
+    (An insert, a SELECT … FOR UPDATE and an update before: two round trips fewer.)
     """
     day = day or timezone.localdate()
-    DailySerial.objects.bulk_create([DailySerial(day=day)], ignore_conflicts=True)
-    counter = DailySerial.objects.select_for_update().get(day=day)
-    first = counter.last + 1
-    counter.last += count
-    counter.save(update_fields=["last"])
-    return [f"{day:%y%m%d}{n:06d}" for n in range(first, first + count)]
+    quote = connection.ops.quote_name
+    table, last = quote(DailySerial._meta.db_table), quote("last")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({quote('day')}, {last}) VALUES (%s, %s) "
+            f"ON CONFLICT ({quote('day')}) DO UPDATE SET {last} = {table}.{last} + excluded.{last} RETURNING {last}",
+            [day, count],
+        )
+        (new_last,) = cursor.fetchone()
+    first = new_last - count + 1
+    return [f"{day:%y%m%d}{n:06d}" for n in range(first, new_last + 1)]
 
 
 # --- Checkout ----------------------------------------------------------------------
