@@ -19,6 +19,10 @@ HOST = "127.0.0.1"
 FORWARDED_PROTO = ("X-Forwarded-Proto", "https")
 
 
+# The parts of a run, in order (BENCH_PARTS picks some; the set-up always runs).
+PARTS = ("pages", "mixed", "customers", "pdf", "worker")
+
+
 class BenchError(Exception):
     """A setup step failed: the bench cannot produce a meaningful table."""
 
@@ -36,6 +40,9 @@ class Config:
     worker_concurrency: int
     worker_timeout: int
     mixed_duration: int
+    customers: int
+    customers_duration: int
+    parts: tuple[str, ...] = PARTS
 
     @classmethod
     def from_env(cls) -> Config:
@@ -49,6 +56,10 @@ class Config:
                 raise BenchError(f"{name} must be at least {minimum}, not {value}")
             return value
 
+        parts = tuple(part.strip() for part in os.environ.get("BENCH_PARTS", "").split(",") if part.strip()) or PARTS
+        unknown = sorted(set(parts) - set(PARTS))
+        if unknown:
+            raise BenchError(f"BENCH_PARTS: unknown {', '.join(unknown)} (the parts are {', '.join(PARTS)})")
         config = cls(
             duration=positive("BENCH_DURATION", 10),
             warmup=positive("BENCH_WARMUP", 2, minimum=0),
@@ -61,6 +72,9 @@ class Config:
             worker_concurrency=positive("BENCH_WORKER_CONCURRENCY", 2),
             worker_timeout=positive("BENCH_WORKER_TIMEOUT", 600),
             mixed_duration=positive("BENCH_MIXED_DURATION", 20),
+            customers=positive("BENCH_CUSTOMERS", 200),
+            customers_duration=positive("BENCH_CUSTOMERS_DURATION", 60, minimum=10),
+            parts=tuple(part for part in PARTS if part in parts),
         )
         if config.threads > config.connections:
             raise BenchError("BENCH_THREADS must not exceed BENCH_CONNECTIONS (wrk needs a connection per thread)")

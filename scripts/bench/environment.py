@@ -4,6 +4,7 @@ customer with its orders and session)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -40,6 +41,60 @@ def bench_environment(config: Config) -> dict[str, str]:
     return env
 
 
+def hold_checkout():
+    """An exclusive lock on var/bench/ for the whole run (the open file; released when the
+    process ends). Two benches in one checkout would share its Lua scripts, logs, static
+    files, documents and SQLite database: one's wrk could run the other's checkout-POST
+    script against `/`, which answers 403 to every request (docs/performance.md)."""
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    handle = open(BENCH_DIR / ".lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise BenchError(f"another make bench (pid {holder}) is running in this checkout: wait for it to end") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def hold_database(config: Config):
+    """For a PostgreSQL database: a session advisory lock on its name, held on a connection
+    to the `postgres` database for the whole run, so that a bench in another checkout
+    cannot drop the database this one is using. None for SQLite (var/bench/ is locked)."""
+    if config.database_url is None:
+        return None
+    import environ
+
+    db = environ.Env.db_url_config(config.database_url)
+    connection = _maintenance_connection(db)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [f"make bench {db['NAME']}"])
+        (locked,) = cursor.fetchone()
+    if not locked:
+        connection.close()
+        raise BenchError(f"another make bench is using the database {db['NAME']!r}: wait for it to end")
+    return connection
+
+
+def _maintenance_connection(db: dict):
+    import psycopg2
+
+    return psycopg2.connect(
+        dbname="postgres",
+        user=db.get("USER") or None,
+        password=db.get("PASSWORD") or None,
+        host=db.get("HOST") or None,
+        port=db.get("PORT") or None,
+        connect_timeout=5,
+    )
+
+
 def fresh_database(config: Config) -> None:
     if config.database_url is None:
         for suffix in ("", "-wal", "-shm", "-journal"):
@@ -51,7 +106,6 @@ def fresh_database(config: Config) -> None:
 def fresh_postgres_database(url: str) -> None:
     """Drop and recreate the database BENCH_DATABASE_URL names (its name must say 'bench')."""
     import environ  # the venv's django-environ: parses the URL as the settings will
-    import psycopg2
     from psycopg2 import sql
 
     db = environ.Env.db_url_config(url)
@@ -60,14 +114,7 @@ def fresh_postgres_database(url: str) -> None:
     name = db["NAME"]
     if "bench" not in name:
         raise BenchError(f"BENCH_DATABASE_URL names database {name!r}: the bench drops it, so its name must contain 'bench'")
-    connection = psycopg2.connect(
-        dbname="postgres",
-        user=db.get("USER") or None,
-        password=db.get("PASSWORD") or None,
-        host=db.get("HOST") or None,
-        port=db.get("PORT") or None,
-        connect_timeout=5,
-    )
+    connection = _maintenance_connection(db)
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:

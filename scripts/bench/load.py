@@ -142,7 +142,9 @@ def check_200(port: int, endpoint: Endpoint, log_path: Path) -> None:
 
 
 def wrk(config: Config, port: int, endpoint: Endpoint, seconds: int, raw_log) -> dict | None:
-    lua = BENCH_DIR / "endpoint.lua"
+    # Named after the run's port: a bench must never run another's script (a POST script
+    # against `/` answers 403 to every request; docs/performance.md).
+    lua = BENCH_DIR / f"endpoint-{port}.lua"
     lua.write_text(endpoint.lua())
     command = [
         "wrk",
@@ -161,9 +163,10 @@ def wrk(config: Config, port: int, endpoint: Endpoint, seconds: int, raw_log) ->
     if completed.returncode != 0:
         raise BenchError(f"wrk failed on {endpoint.path} (exit {completed.returncode}):\n{completed.stderr}")
     match = re.search(r"^BENCH_RESULT (.*)$", completed.stdout, re.MULTILINE)
-    if not match:
+    statuses = re.search(r"^BENCH_STATUSES (.*)$", completed.stdout, re.MULTILINE)
+    if not match or not statuses:
         raise BenchError(f"wrk printed no result for {endpoint.path}:\n{completed.stdout}")
-    return json.loads(match.group(1))
+    return dict(json.loads(match.group(1)), statuses={int(k): n for k, n in json.loads(statuses.group(1)).items()})
 
 
 def measure(config: Config, port: int, endpoint: Endpoint, raw_log) -> Result:
@@ -172,7 +175,8 @@ def measure(config: Config, port: int, endpoint: Endpoint, raw_log) -> Result:
     data = wrk(config, port, endpoint, config.duration, raw_log)
     socket_errors = {key: data[key] for key in ("connect", "read", "write", "timeout") if data[key]}
     detail = ", ".join(
-        [f"{data['non2xx']} non-2xx"] * bool(data["non2xx"]) + [f"{n} {kind}" for kind, n in socket_errors.items()]
+        [f"{n} × {status}" for status, n in sorted(data["statuses"].items())]
+        + [f"{n} {kind}" for kind, n in socket_errors.items()]
     )
     return Result(
         endpoint=endpoint,

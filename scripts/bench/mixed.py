@@ -30,7 +30,7 @@ def mixed_run(config: Config, port: int, env: dict[str, str], ids: dict, custome
     job must finish and `manage.py reconcile` must find nothing."""
     before = bench_counts(env)
     origin = f"https://{HOST}:{port}"
-    lua = BENCH_DIR / "mixed.lua"
+    lua = BENCH_DIR / f"mixed-{port}.lua"  # per run, as load.wrk's
     lua.write_text(MIXED_LUA % {
         "cookie": lua_string(f"sessionid={customer['session']}; csrftoken={csrf}"),
         "origin": lua_string(origin),

@@ -258,3 +258,131 @@ print("BENCH_COUNT " + json.dumps({
     "waited": time.monotonic() - started,
 }))
 """
+
+
+# Run by `manage.py shell`: COUNT customers for the many-customers load (customers.py),
+# each with a marker (KH0001Q …) in its real name, company, invoice title and store name
+# so that a page showing another customer's data is caught. Users, invoice profiles and
+# sessions are written in bulk (one password hash for all: nobody signs in with it);
+# each customer's orders go through orders.services (order_submit, order_approve by
+# the seeded reviewer): IN_TRADE in 交易中 to confirm during the load, one awaiting review.
+CUSTOMERS_SEED = r"""
+import json, secrets, time, uuid
+from datetime import timedelta
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+from accounts.models import InvoiceProfile
+from catalog.models import Service
+from orders import services as S
+
+COUNT, IN_TRADE, MARKER = %(count)d, %(in_trade)d, %(marker)r
+User = get_user_model()
+started = time.perf_counter()
+password = make_password(uuid.uuid4().hex)
+markers = [MARKER %% n for n in range(1, COUNT + 1)]
+users = User.objects.bulk_create(
+    User(
+        username=f"bench{n:04d}", email=f"bench{n:04d}@example.com", password=password,
+        real_name=f"压测客户{marker}", mobile="+86139%%08d" %% n, company=f"{marker}商贸有限公司",
+    )
+    for n, marker in enumerate(markers, 1)
+)
+users = list(User.objects.filter(username__in=[u.username for u in users]).order_by("username"))
+profiles = InvoiceProfile.objects.bulk_create(
+    InvoiceProfile(
+        user=user, kind="special", title_type="company", title=f"{marker}商贸有限公司",
+        taxpayer_id="91310000134511148L", address=f"上海市闵行区号景路{marker}号", phone="021-64000000",
+        bank="招商银行上海分行", account="1219 0000 0000 0002", contact=f"压测客户{marker}",
+        contact_phone=user.mobile, is_default=True,
+    )
+    for user, marker in zip(users, markers)
+)
+profiles = {p.user_id: p for p in InvoiceProfile.objects.filter(user__in=users)}
+reviewer = User.objects.get(username="reviewer")
+agreement = S.agreement_current()
+on_sale = list(Service.objects.on_sale().order_by("pk").values_list("pk", flat=True))
+
+def details(user, marker):
+    return {
+        "contract_customer_name": f"{marker}商贸有限公司", "marketplace_order_no": f"FW_GOODS-{user.pk}-1",
+        "store_name": f"{marker}旗舰店", "seller_nick": f"shop_{marker}", "service_engineer": "李工",
+        "reminder_name": f"压测客户{marker}", "reminder_mobile": user.mobile, "reminder_email": user.email,
+        "reminder_cc_email": "", "remarks": "",
+    }
+
+sessions, customers = [], []
+expire = timezone.now() + timedelta(days=1)
+for n, (user, marker) in enumerate(zip(users, markers)):
+    own = details(user, marker)
+    numbers, in_trade = [], []
+    for k in range(IN_TRADE + 1):
+        items = [S.CheckoutItem(on_sale[(n * 7 + k * 13 + j) %% len(on_sale)], 1 + j) for j in range(1 + (n + k) %% 2)]
+        order = S.order_submit(
+            customer=user, items=items, invoice_profile=profiles[user.pk], details=own,
+            payment_method="third_party", agreement=agreement, accepted_ip="127.0.0.1", checkout_token=uuid.uuid4(),
+        )
+        if k < IN_TRADE:
+            order = S.order_approve(order=order, actor=reviewer)
+            in_trade.append(order.number)
+        numbers.append(order.number)
+    store = SessionStore()
+    data = {
+        SESSION_KEY: user._meta.pk.value_to_string(user),
+        BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+        HASH_SESSION_KEY: user.get_session_auth_hash(),
+    }
+    key = store._get_new_session_key()
+    sessions.append(Session(session_key=key, session_data=store.encode(data), expire_date=expire))
+    customers.append({
+        "id": user.pk, "marker": marker, "session": key, "csrf": secrets.token_hex(16),
+        "profile": profiles[user.pk].pk, "orders": numbers, "in_trade": in_trade, "details": own,
+    })
+Session.objects.bulk_create(sessions)
+print("BENCH_CUSTOMERS " + json.dumps({
+    "customers": customers,
+    "agreement": agreement.pk,
+    "seconds": time.perf_counter() - started,
+}))
+"""
+
+
+# Run by `manage.py shell` after the many-customers load: waits (at most TIMEOUT s) for
+# every document job, then what the load made, per customer, from the database: every
+# order of the bench's customers with its status, marker check and documents.
+CUSTOMERS_FACTS = r"""
+import json, time
+from invoicing.models import Contract, DocumentJob, Invoice
+from orders.models import Order
+
+TIMEOUT, PREFIX, SINCE = %(timeout)d, %(prefix)r, %(since)r
+started = time.monotonic()
+open_jobs = DocumentJob.objects.exclude(status__in=["done", "failed"])
+while open_jobs.exists() and time.monotonic() - started < TIMEOUT:
+    time.sleep(0.5)
+orders = Order.objects.filter(customer__username__startswith=PREFIX).select_related("customer")
+invoices = dict(Invoice.objects.filter(order__in=orders, purpose="original").values_list("order_id", "pk"))
+contracts = set(Contract.objects.filter(order__in=orders).exclude(pdf="").values_list("order_id", flat=True))
+rows = [
+    {
+        "number": o.number, "customer": o.customer_id, "status": o.status, "new": o.pk > SINCE,
+        # What the customer typed and chose at checkout carries their own marker.
+        "own_marker": o.store_name == o.customer.real_name.removeprefix("压测客户") + "旗舰店"
+        and o.invoice_title == o.customer.company,
+        "invoice": invoices.get(o.pk), "contract": o.pk in contracts,
+    }
+    for o in orders.order_by("pk")
+]
+print("BENCH_FACTS " + json.dumps({
+    "orders": rows,
+    "jobs_open": open_jobs.count(),
+    "jobs_failed": DocumentJob.objects.filter(status="failed").count(),
+    "jobs_done": DocumentJob.objects.filter(status="done", order__in=orders).count(),
+    "invoices": Invoice.objects.filter(order__in=orders, purpose="original").count(),
+    "contracts": len(contracts),
+    "max_order": Order.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
+    "waited": time.monotonic() - started,
+}))
+"""
