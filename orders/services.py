@@ -233,55 +233,62 @@ def order_submit(
     subtotal = money(sum(line["unit_price"] * line["quantity"] for line in lines))
     discount = money(sum(line["discount"] for line in lines))
     now = timezone.now()
-    try:
-        with transaction.atomic():
-            order = _order_create(
-                customer=customer,
-                checkout_token=checkout_token,
-                invoice_profile=invoice_profile,
-                details=details,
-                payment_method=payment_method,
-                agreement=agreement,
-                accepted_ip=accepted_ip,
-                subtotal=subtotal,
-                discount=discount,
-                now=now,
-            )
-            serials = order_line_serials_take(count=len(lines))
-            OrderLine.objects.bulk_create(
-                OrderLine(
-                    order=order,
-                    serial=serial,
-                    service=line["service"],
-                    service_name=line["service"].name,
-                    unit=line["service"].unit,
-                    unit_price=line["unit_price"],
-                    quantity=line["quantity"],
-                    discount=line["discount"],
-                    subtotal=line["subtotal"],
+    fields = _order_fields(
+        customer=customer,
+        checkout_token=checkout_token,
+        invoice_profile=invoice_profile,
+        details=details,
+        payment_method=payment_method,
+        agreement=agreement,
+        accepted_ip=accepted_ip,
+        subtotal=subtotal,
+        discount=discount,
+        now=now,
+    )
+    # The whole checkout is retried when its number was taken in the same second (one
+    # transaction, no savepoint around the insert: two round trips fewer per order).
+    for _attempt in range(NUMBER_ATTEMPTS):
+        number = order_number_generate(now=now)
+        try:
+            with transaction.atomic():
+                order = Order.objects.create(number=number, **fields)
+                serials = order_line_serials_take(count=len(lines))
+                OrderLine.objects.bulk_create(
+                    OrderLine(
+                        order=order,
+                        serial=serial,
+                        service=line["service"],
+                        service_name=line["service"].name,
+                        unit=line["service"].unit,
+                        unit_price=line["unit_price"],
+                        quantity=line["quantity"],
+                        discount=line["discount"],
+                        subtotal=line["subtotal"],
+                    )
+                    for serial, line in zip(serials, lines, strict=True)
                 )
-                for serial, line in zip(serials, lines, strict=True)
-            )
-            _event(order, action="submit", from_status="", actor=customer)
-            if from_cart:
-                CartItem.objects.filter(user=customer, service_id__in=[item.service_id for item in items]).delete()
-            _notify(
-                order,
-                title=gettext_lazy("Order %(number)s submitted"),
-                body=gettext_lazy("Your order is awaiting review. We will tell you the result here."),
-                email=True,
-            )
-    except IntegrityError:
-        # A concurrent repeat of this checkout won the race: answer with its order.
-        existing = Order.objects.filter(customer=customer, checkout_token=checkout_token).first()
-        if existing:
-            return existing
-        raise
-    return order
+                _event(order, action="submit", from_status="", actor=customer)
+                if from_cart:
+                    CartItem.objects.filter(user=customer, service_id__in=[item.service_id for item in items]).delete()
+                _notify(
+                    order,
+                    title=gettext_lazy("Order %(number)s submitted"),
+                    body=gettext_lazy("Your order is awaiting review. We will tell you the result here."),
+                    email=True,
+                )
+            return order
+        except IntegrityError:
+            # A concurrent repeat of this checkout won the race: answer with its order.
+            existing = Order.objects.filter(customer=customer, checkout_token=checkout_token).first()
+            if existing:
+                return existing
+            if not Order.objects.filter(number=number).exists():
+                raise  # not a number clash
+    raise OrderError(_("The shop is very busy. Please submit again."))
 
 
-def _order_create(*, customer, checkout_token, invoice_profile, details, payment_method, agreement, accepted_ip, subtotal, discount, now):
-    fields = {
+def _order_fields(*, customer, checkout_token, invoice_profile, details, payment_method, agreement, accepted_ip, subtotal, discount, now):
+    return {
         "customer": customer,
         "checkout_token": checkout_token,
         "payment_method": payment_method,
@@ -296,14 +303,6 @@ def _order_create(*, customer, checkout_token, invoice_profile, details, payment
         **_invoice_snapshot(invoice_profile),
         **{name: details.get(name, "") for name in DETAIL_FIELDS},
     }
-    for _attempt in range(NUMBER_ATTEMPTS):
-        try:
-            with transaction.atomic():  # a savepoint: a number clash retries with another
-                return Order.objects.create(number=order_number_generate(now=now), **fields)
-        except IntegrityError:
-            if Order.objects.filter(customer=customer, checkout_token=checkout_token).exists():
-                raise
-    raise OrderError(_("The shop is very busy. Please submit again."))
 
 
 def _invoice_snapshot(profile: InvoiceProfile) -> dict:
