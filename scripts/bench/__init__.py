@@ -120,6 +120,9 @@ Environment (all optional)
     BENCH_WORKER_CONCURRENCY  the worker's prefork processes (default 2)
     BENCH_WORKER_TIMEOUT      seconds the worker run may take at most (default 600)
     BENCH_MIXED_DURATION      seconds of the mixed load (default 20)
+    BENCH_PARTS         which parts run after the set-up, comma-separated (default
+                        all: pages,mixed,customers,pdf,worker); the Targets table
+                        then has only theirs
     BENCH_CUSTOMERS           customers of the many-customers load (default 200)
     BENCH_CUSTOMERS_DURATION  its seconds (default 60, at least 10); it uses
                         BENCH_CONNECTIONS connections, one per wrk thread

@@ -307,8 +307,9 @@ def customers_report(config: Config, result: dict) -> list[str]:
         "",
         f"Isolation, after the load (page cache on, every page read twice: rendered, then from the cache): "
         f"{isolation['customers']} customers, {isolation['requests']:,} requests: My Orders, their first and newest "
-        "order, 我的消息 (only their marker, only their order numbers); their contract and invoice PDFs (200, a PDF); "
-        "the next customer's order page, contract and invoice with their own session (404): "
+        "order, 我的消息 (only their marker, only their order numbers); their contract and invoice PDFs (200, a PDF; "
+        f"{isolation['with_documents']} customers had documents); the next customer's order page, contract and "
+        "invoice with their own session (404): "
         + ("all as expected." if not isolation["failures"] else f"{len(isolation['failures'])} failures."),
     ]
     listed = result["problems"][:20] + isolation["failures"][:20]
