@@ -3,6 +3,8 @@
 Runs behind a TLS-terminating proxy that sets X-Forwarded-Proto.
 """
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -24,6 +26,26 @@ CSRF_COOKIE_SECURE = True
 CSRF_COOKIE_HTTPONLY = True
 LANGUAGE_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
+
+# Local scans and benchmarks only (`make scan`): the production stack served over plain
+# http on the loopback interface, without the https redirect, HSTS or Secure cookies (a
+# client would not send those back over http). Only loopback host names are accepted, so
+# a real deployment cannot run with it; `check --deploy` then warns about each of them.
+LOCAL_PLAIN_HTTP = env.bool("LOCAL_PLAIN_HTTP", default=False)
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]"}
+if LOCAL_PLAIN_HTTP:
+    if not ALLOWED_HOSTS or set(ALLOWED_HOSTS) - LOOPBACK_HOSTS:
+        raise ImproperlyConfigured(
+            "LOCAL_PLAIN_HTTP is for local scans and benchmarks only: DJANGO_ALLOWED_HOSTS must name "
+            f"nothing but {', '.join(sorted(LOOPBACK_HOSTS))}, not {', '.join(ALLOWED_HOSTS) or 'nothing'}"
+        )
+    SECURE_SSL_REDIRECT = False
+    SECURE_HSTS_SECONDS = 0
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+    SECURE_HSTS_PRELOAD = False
+    SESSION_COOKIE_SECURE = False
+    CSRF_COOKIE_SECURE = False
+    LANGUAGE_COOKIE_SECURE = False
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

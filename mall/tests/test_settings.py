@@ -178,3 +178,45 @@ def test_production_cookies_are_secure_httponly_and_same_site(production_transpo
     plain = client.get("/accounts/login/", HTTP_X_FORWARDED_PROTO="http")
     assert plain.status_code == 301
     assert plain["Location"].startswith("https://")
+
+
+LOCAL_PLAIN_HTTP_SETTINGS = [
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SESSION_COOKIE_SECURE",
+    "CSRF_COOKIE_SECURE",
+    "LANGUAGE_COOKIE_SECURE",
+]
+
+
+def test_local_plain_http_on_loopback_hosts_turns_off_the_redirect_hsts_and_secure_cookies():
+    code = (
+        "import json; from django.conf import settings as s; "
+        f"print(json.dumps({{n: getattr(s, n) for n in {LOCAL_PLAIN_HTTP_SETTINGS!r}}}))"
+    )
+    env = {**PRODUCTION_ENV, "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,[::1]", "LOCAL_PLAIN_HTTP": "1"}
+    result = manage("shell", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {
+        "SECURE_SSL_REDIRECT": False,
+        "SECURE_HSTS_SECONDS": 0,
+        "SESSION_COOKIE_SECURE": False,
+        "CSRF_COOKIE_SECURE": False,
+        "LANGUAGE_COOKIE_SECURE": False,
+    }
+
+
+@pytest.mark.parametrize("hosts", ["shop.example.com", "127.0.0.1,shop.example.com", "*", "0.0.0.0", ""])
+def test_local_plain_http_refuses_to_start_unless_every_host_is_loopback(hosts):
+    result = manage("check", env={**PRODUCTION_ENV, "DJANGO_ALLOWED_HOSTS": hosts, "LOCAL_PLAIN_HTTP": "1"})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "LOCAL_PLAIN_HTTP is for local scans and benchmarks only" in result.stderr
+
+
+def test_check_deploy_warns_about_everything_local_plain_http_turns_off(signing_pair):
+    env = {**PRODUCTION_ENV, **signing_pair, "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "LOCAL_PLAIN_HTTP": "1"}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode != 0
+    for check in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert check in result.stdout + result.stderr, check
