@@ -71,3 +71,10 @@ backup: ## pg_dump of DATABASE_URL's database and a tar of the documents, in a n
 restore: ## BACKUP=<directory> [FORCE=1]: into DATABASE_URL's database and MEDIA_ROOT, then reconcile --files
 	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=<directory made by make backup> [FORCE=1]" >&2; exit 2; }
 	@$(PY) manage.py restore $(if $(FORCE),--force) $(BACKUP)
+
+# Outside scanners (docs/security.md, "Scanners"): wapiti and sqlmap against the shop on 127.0.0.1.
+.PHONY: scan
+
+scan: install-dev messages ## wapiti and sqlmap against the production settings on 127.0.0.1 (plain http), anonymous and signed in; the table of findings (SCAN_PROFILE=quick: the test tier's shorter run)
+	@scripts/install-system-packages.sh scan
+	$(PY) -m scripts.scan

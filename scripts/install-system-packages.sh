@@ -4,6 +4,7 @@
 #         (WeasyPrint, for the invoice PDFs), a CJK font with real bold
 #   test: Debian's chromium for the browser tier
 #   bench: wrk for `make bench`, and redis-server for its worker run (a private instance)
+#   scan: the outside scanners `make scan` runs against the shop on 127.0.0.1 (wapiti, sqlmap)
 # apt's own output goes to var/log/apt-install.log and is shown only when it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ for group in "${groups[@]}"; do
     base) packages+=(python3-venv gettext libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk) ;;
     test) packages+=(chromium) ;;
     bench) packages+=(wrk redis-server) ;;
+    scan) packages+=(wapiti sqlmap) ;;
     *) echo "unknown package group: $group" >&2; exit 2 ;;
   esac
 done
