@@ -37,10 +37,15 @@ def _tier_problem(tier: str) -> str | None:
         return None
     if tier == "e2e":
         return None if Path(CHROMIUM).exists() else f"no Chromium at {CHROMIUM}"
+    if tier == "scan":
+        import shutil
+
+        missing = [program for program in ("wapiti", "sqlmap") if shutil.which(program) is None]
+        return f"{' and '.join(missing)} not installed (scripts/install-system-packages.sh scan)" if missing else None
     raise ValueError(tier)
 
 
-TIERS = ("postgres", "redis", "e2e")
+TIERS = ("postgres", "redis", "e2e", "scan")
 
 
 @pytest.fixture(autouse=True)
