@@ -117,6 +117,11 @@ DATABASES = {
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Writers take SQLite's one write lock when their transaction begins and wait for it
+    # (up to `timeout` s), instead of failing with "database is locked" when a second
+    # process (a worker, another gunicorn process) or thread wrote first.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -139,6 +144,7 @@ AXES_FAILURE_LIMIT = 5
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "accounts.axes.axes_username"  # cut to axes' 255 characters
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 # The client's address (lock-outs, the agreement's acceptance): behind N trusted proxies
 # it is read from X-Forwarded-For (django-ipware); with none, a client-sent

@@ -21,10 +21,23 @@ RUNS = [
 ]
 
 
+def scan_database_url() -> str | None:
+    """With the suite on PostgreSQL, the scanned shop is on PostgreSQL too (a database of its
+    own, <name>_scan, which the scan drops and recreates): it enforces what SQLite does
+    not (column lengths: a sign-in with a 300-character username was a 500 only there)."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        return None
+    base, _, name = url.rpartition("/")
+    return f"{base}/{name.split('?')[0]}_scan"
+
+
 @pytest.fixture(scope="module")
 def quick_scan(tmp_path_factory):
     scan_dir = tmp_path_factory.mktemp("scan")
     env = {**os.environ, "SCAN_PROFILE": "quick", "SCAN_DIR": str(scan_dir)}
+    if scan_database_url():
+        env["SCAN_DATABASE_URL"] = scan_database_url()
     result = subprocess.run(
         [sys.executable, "-m", "scripts.scan"], cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=600
     )
