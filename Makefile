@@ -28,7 +28,7 @@ system:
 	@scripts/install-system-packages.sh base
 
 system-test:
-	@scripts/install-system-packages.sh base test
+	@scripts/install-system-packages.sh base test scan
 
 $(PY):
 	@echo "==> Virtualenv: $(VENV)"
