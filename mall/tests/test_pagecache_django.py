@@ -110,3 +110,39 @@ def test_the_csrf_middleware_around_a_callable_reads_the_cookie_and_sets_it_afte
     assert len(seen["token"]) == 64 and seen["token"] != secret
     untouched = CsrfViewMiddleware(lambda request: HttpResponse())(RequestFactory().get("/"))
     assert settings.CSRF_COOKIE_NAME not in untouched.cookies, "without get_token() no cookie is set"
+
+
+def test_a_fast_csrf_token_is_one_djangos_csrf_middleware_accepts():
+    """new_csrf_token stands in for get_token(): the same request.META keys, the same
+    masking. Its token must pass Django's own check against the cookie the middleware sets,
+    for a visitor with a CSRF cookie and for one without."""
+    middleware = CsrfViewMiddleware(lambda request: HttpResponse("ok"))
+    factory = RequestFactory()
+
+    # A first visit: no cookie. The token's secret becomes the cookie the response sets.
+    first = factory.get("/")
+    middleware.process_request(first)
+    token = django_internals.new_csrf_token(first)
+    response = middleware.process_response(first, HttpResponse())
+    secret = response.cookies[settings.CSRF_COOKIE_NAME].value
+    assert first.META["CSRF_COOKIE"] == secret, f"{UPGRADE}.new_csrf_token assumes get_token's META keys"
+
+    # A returning visitor: the same secret, a new mask each time.
+    for _ in range(3):
+        again = factory.get("/", HTTP_COOKIE=f"{settings.CSRF_COOKIE_NAME}={secret}")
+        middleware.process_request(again)
+        fresh = django_internals.new_csrf_token(again)
+        assert fresh != token and len(fresh) == len(get_token(factory.get("/")))
+        assert set(fresh) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        post = factory.post(
+            "/", {"csrfmiddlewaretoken": fresh}, HTTP_COOKIE=f"{settings.CSRF_COOKIE_NAME}={secret}"
+        )
+        post._dont_enforce_csrf_checks = False
+        middleware.process_request(post)
+        assert middleware.process_view(post, lambda request: None, (), {}) is None, (
+            f"{UPGRADE}.new_csrf_token assumes Django's token masking"
+        )
+
+    forged = factory.post("/", {"csrfmiddlewaretoken": token}, HTTP_COOKIE=f"{settings.CSRF_COOKIE_NAME}={'x' * 32}")
+    middleware.process_request(forged)
+    assert middleware.process_view(forged, lambda request: None, (), {}) is not None  # the check does refuse
