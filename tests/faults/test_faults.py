@@ -20,6 +20,7 @@ the killed task redone), each wait bounded; each scenario takes ~20-30 s.
 """
 
 import os
+import re
 import signal
 import socket
 import time
@@ -34,6 +35,7 @@ from tests.support.helpers import (
     parent_pid,
     process_stop,
     queue_declared,
+    worker_answers,
 )
 from tests.support.traffic import (
     Traffic,
@@ -54,6 +56,8 @@ DOCUMENTS_SECONDS = 60  # every confirmed order's documents, after the traffic
 LONG_ORDER_LINES = 60  # a multi-page contract: slow enough to kill its worker mid-PDF
 OUTAGE_SECONDS = 4  # how long Redis stays down
 OUTAGE_REQUEST_SECONDS = 3  # the longest a request may take while Redis is down
+# Log lines shown when a scenario fails, wherever they are in the logs.
+NOTABLE = re.compile(r"broker|Broker|received|succeeded|retry|Retry|ERROR|documents|Connected|consumer:")
 
 
 class Shop:
@@ -69,21 +73,28 @@ class Shop:
         )
         self.worker_log = tmp_path / "worker.log"
         self.worker = celery_worker_start(
-            queue=QUEUE, env=self.env, log_path=self.worker_log, pool=pool, concurrency=1
+            queue=QUEUE, env=self.env, log_path=self.worker_log, pool=pool, concurrency=1, loglevel="info"
         )
         self.server_log = tmp_path / "gunicorn.log"
         self.server, self.port = web_server_start(env=self.env, log_path=self.server_log)
         self.wait_worker()
 
     def wait_worker(self):
-        wait_for(lambda: queue_declared(self.redis.url, QUEUE), 30, "the worker's queue on Redis", self.logs)
+        wait_for(
+            lambda: queue_declared(self.redis.url, QUEUE) and worker_answers(self.redis.url, QUEUE),
+            30, "the worker connected to Redis (its queue declared, a ping answered)", self.logs,
+        )
 
     def logs(self) -> str:
-        return "\n".join(
-            f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}"
-            for path in (self.worker_log, self.server_log)
-            if path.exists()
-        )
+        """Each log's lines about the broker, tasks and documents, then its tail."""
+        parts = []
+        for path in (self.worker_log, self.server_log):
+            if path.exists():
+                text = path.read_text(errors="replace")
+                notable = [line for line in text.splitlines() if NOTABLE.search(line)][-60:]
+                parts.append(f"--- {path.name}: lines about the broker, tasks, documents\n" + "\n".join(notable))
+                parts.append(f"--- {path.name}: its end\n{text[-3000:]}")
+        return "\n".join(parts)
 
     def stop(self):
         for process in (self.server, self.worker):
@@ -187,7 +198,10 @@ def test_redis_stopped_and_started_again_during_traffic(shop_factory):
     shop.wait_worker()  # Redis came back empty: the worker declared its queue again
     # A confirmation after the outage goes through the broker to the worker again.
     assert traffic.succeeded(traffic.confirm(shoppers[2], after_outage))
-    wait_for(lambda: job_row(shop, after_outage)[0] == "done", DOCUMENTS_SECONDS, "the documents after the outage", shop.logs, 0.1)
+    wait_for(
+        lambda: job_row(shop, after_outage)[0] == "done", DOCUMENTS_SECONDS, "the documents after the outage",
+        lambda: f"job (status, attempts, worker): {job_row(shop, after_outage)}\n{shop.logs()}", 0.1,
+    )
     status, attempts, worker = job_row(shop, after_outage)
     assert (attempts, worker) == (1, f"{socket.gethostname()}:{shop.worker.pid}"), "not made by the worker (solo pool)"
     shop.sweep_and_wait()

@@ -146,7 +146,7 @@ class RedisServer:
 
 
 def celery_worker_start(
-    *, queue: str, env: dict, log_path: Path, pool: str = "solo", concurrency: int = 1
+    *, queue: str, env: dict, log_path: Path, pool: str = "solo", concurrency: int = 1, loglevel: str = "warning"
 ) -> subprocess.Popen:
     """`celery -A mall worker` consuming only `queue`, in a process group of its own
     (process_stop ends it with its pool's children)."""
@@ -156,7 +156,7 @@ def celery_worker_start(
         "--concurrency", str(concurrency),
         "-Q", queue,
         "-n", f"{queue}@%h",
-        "--loglevel", "warning",
+        "--loglevel", loglevel,
         "--without-heartbeat",
         "--without-gossip",
         "--without-mingle",
@@ -180,6 +180,23 @@ def queue_declared(redis_url: str, queue: str) -> bool:
         return False
     finally:
         client.close()
+
+
+def worker_answers(redis_url: str, queue: str) -> bool:
+    """Whether the worker celery_worker_start named after `queue` answers a control ping
+    on that Redis: its consumer is connected. (queue_declared is not enough after a Redis
+    restart: a web process that publishes declares the queue too.)"""
+    from celery import Celery
+
+    app = Celery(broker=redis_url, set_as_current=False)
+    app.conf.broker_transport_options = {"socket_timeout": 1, "socket_connect_timeout": 1, "max_retries": 0}
+    try:
+        replies = app.control.ping(destination=[f"{queue}@{socket.gethostname()}"], timeout=1.0)
+    except Exception:  # Redis not answering yet: not connected
+        return False
+    finally:
+        app.close()
+    return bool(replies)
 
 
 def redis_queue_delete(redis_url: str, queue: str) -> None:
