@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # `make test`: point the tiers at the services this machine can reach, then run pytest.
 # DATABASE_URL / REDIS_URL from the environment win; otherwise the local defaults are
-# probed. Which tiers ran and which were skipped is printed at the end (conftest.py);
-# with REQUIRE_SERVICES=1 a missing tier fails the run instead.
+# probed. Which tiers ran and which were skipped is printed at the end of each pass
+# (conftest.py); with REQUIRE_SERVICES=1 a missing tier fails the run instead.
 #
-# When the suite runs on PostgreSQL, the tests that need no service run on SQLite too,
-# since SQLite is what `make run` uses: the two passes run side by side (one core each),
-# the PostgreSQL one in the background with its output shown when it ends, so the last
-# lines are its summary. Tests marked `once` (their outcome does not depend on the
-# database backend: S3, fuzzing, settings, source checks, PDFs) run in the PostgreSQL
-# pass only.
+# Without PostgreSQL: one pytest run, everything on SQLite.
+#
+# With PostgreSQL the whole suite runs on it, and the tests that need no service run on
+# SQLite too, since SQLite is what `make run` uses. Three pytest processes run side by
+# side (docs/testing.md, "Passes"), each with a database and a Redis database of its own:
+#   sqlite    the service-free tests (not postgres, redis, e2e, scan or once) on SQLite;
+#   apps      the apps' own tests (pytest.ini's testpaths but mall and tests) on PostgreSQL;
+#   platform  mall/ and tests/ (e2e, faults, scanners) on PostgreSQL.
+# Each pass's output goes to var/test-<pass>.log and is printed when all have ended;
+# the last line says which passes failed. Tests marked `once` (their outcome does not
+# depend on the database backend: S3, fuzzing, settings, source checks, PDFs) run on
+# PostgreSQL only. Arguments (a path, -k, -x …) run one PostgreSQL pass with them, beside
+# the SQLite pass.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
+PLATFORM_PATHS=(mall tests)
 
 probe() {  # probe postgres|redis URL
   "$PY" - "$1" "$2" <<'PYTHON' 2>/dev/null
@@ -34,27 +42,64 @@ if [ -z "${REDIS_URL:-}" ] && probe redis "redis://127.0.0.1:6379/0"; then
   export REDIS_URL="redis://127.0.0.1:6379/15"
 fi
 
-summary="make test: database ${DATABASE_URL:-sqlite (default)}, redis ${REDIS_URL:-none}, REQUIRE_SERVICES=${REQUIRE_SERVICES:-0}"
+echo "make test: database ${DATABASE_URL:-sqlite (default)}, redis ${REDIS_URL:-none}, REQUIRE_SERVICES=${REQUIRE_SERVICES:-0}"
 if [[ "${DATABASE_URL:-}" != postgres* ]]; then
-  echo "$summary"
   exec "$PY" -m pytest --create-db "$@"
 fi
 
+with_database_suffix() {  # postgres://…/name?options -> postgres://…/name_SUFFIX?options
+  local base=${1%%\?*}
+  echo "${base}_$2${1#"$base"}"
+}
+
+other_redis_database() {  # redis://…/15 -> redis://…/14, redis://host:6379 -> …/1: another database
+  local url=$1 number=${1##*/}
+  if [ -z "$url" ]; then echo ""
+  elif [[ "$number" =~ ^[0-9]+$ ]]; then echo "${url%/*}/$(( number > 0 ? number - 1 : 1 ))"
+  else echo "${url%/}/1"
+  fi
+}
+
 mkdir -p var
-main_log=var/test-main.log
-echo "$summary (in the background; its output follows the SQLite pass)"
-"$PY" -m pytest --create-db "$@" >"$main_log" 2>&1 &
-main_pid=$!
-trap 'kill "$main_pid" 2>/dev/null' INT TERM
+names=() pids=()
+start() {  # start NAME ENV... -- PYTEST ARGS...: one pass in the background
+  local name=$1; shift
+  local envs=()
+  while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+  shift
+  env "${envs[@]}" "$PY" -m pytest --create-db -p no:cacheprovider "$@" >"var/test-$name.log" 2>&1 &
+  names+=("$name") pids+=("$!")
+  echo "make test: $name pass started (var/test-$name.log)"
+}
+trap 'kill "${pids[@]}" 2>/dev/null' INT TERM
 
-echo "make test: SQLite pass (tiers without services, not 'once')"
-DATABASE_URL="sqlite:///var/test-sqlite.sqlite3" "$PY" -m pytest --create-db -q -p no:cacheprovider \
-  -m "not postgres and not redis and not e2e and not once" "$@"
-sqlite_status=$?
+start sqlite DATABASE_URL="sqlite:///var/test-sqlite.sqlite3" -- \
+  -q -m "not postgres and not redis and not e2e and not scan and not once" "$@"
+if [ $# -gt 0 ]; then
+  start postgres DATABASE_URL="$DATABASE_URL" -- "$@"
+else
+  read -ra testpaths <<<"$(sed -n 's/^testpaths *= *//p' pytest.ini)"
+  apps=()
+  for path in "${testpaths[@]}"; do
+    [[ " ${PLATFORM_PATHS[*]} " == *" $path "* ]] || apps+=("$path")
+  done
+  start apps DATABASE_URL="$(with_database_suffix "$DATABASE_URL" apps)" \
+    REDIS_URL="$(other_redis_database "${REDIS_URL:-}")" -- "${apps[@]}"
+  start platform DATABASE_URL="$DATABASE_URL" -- "${PLATFORM_PATHS[@]}"
+fi
 
-echo "make test: SQLite pass exited with status $sqlite_status; waiting for the PostgreSQL pass"
-wait "$main_pid"
-main_status=$?
-cat "$main_log"
-[ "$sqlite_status" -eq 0 ] || { echo "make test: the SQLite pass failed (status $sqlite_status, above)"; exit "$sqlite_status"; }
-exit "$main_status"
+failed=()
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || failed+=("${names[$i]}")
+done
+for name in "${names[@]}"; do
+  echo
+  echo "==================== make test: the $name pass (var/test-$name.log) ===================="
+  cat "var/test-$name.log"
+done
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "make test: FAILED: the ${failed[*]} pass(es); see each one's output above"
+  exit 1
+fi
+echo "make test: all passes (${names[*]}) succeeded"
