@@ -195,7 +195,7 @@ def test_redis_stopped_and_started_again_during_traffic(shop_factory):
     slowest = max(during, key=lambda o: o.elapsed)
     assert slowest.elapsed < OUTAGE_REQUEST_SECONDS, f"a request hung on the stopped Redis: {slowest}"
 
-    shop.wait_worker()  # Redis came back empty: the worker declared its queue again
+    shop.wait_worker()  # Redis came back empty: the worker reconnected and answers a ping
     # A confirmation after the outage goes through the broker to the worker again.
     assert traffic.succeeded(traffic.confirm(shoppers[2], after_outage))
     wait_for(

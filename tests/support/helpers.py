@@ -169,8 +169,9 @@ def celery_worker_start(
 
 
 def queue_declared(redis_url: str, queue: str) -> bool:
-    """Whether a consumer (a worker) declared `queue` on that Redis: kombu keeps the
-    queue's binding in a key of its own."""
+    """Whether `queue` is declared on that Redis (kombu keeps its binding in a key of its
+    own): a worker starting up declares it. So does any process that publishes to it, so
+    after a Redis restart use worker_answers to know the worker is back."""
     import redis
 
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1)
