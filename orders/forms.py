@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django import forms
 from django.forms.utils import ErrorDict
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import InvoiceProfileForm
@@ -134,8 +135,12 @@ class CheckoutForm(OrderDetailsForm):
             self.fields[self.quantity_name(service)] = quantity_field(initial=quantity)
         if self.wants_new_invoice and self.is_bound:
             self.new_invoice = InvoiceProfileForm(data, prefix=NEW_INVOICE_PREFIX)
-        else:
-            self.new_invoice = unvalidated(InvoiceProfileForm, data, prefix=NEW_INVOICE_PREFIX)
+
+    @cached_property
+    def new_invoice(self) -> InvoiceProfileForm:
+        """The embedded 添加一个新开票 form. Unless the customer submits it, it only shows
+        what was typed, and is built when the page is (a placed order never needs it)."""
+        return unvalidated(InvoiceProfileForm, self.data if self.is_bound else None, prefix=NEW_INVOICE_PREFIX)
 
     @staticmethod
     def quantity_name(service) -> str:
