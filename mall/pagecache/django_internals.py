@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.contrib.messages.storage.session import SessionStorage
+from django.db import connections
 from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
 from django.template.defaulttags import CsrfTokenNode
 
@@ -50,6 +51,13 @@ def relation_is_loaded(instance, field) -> bool:
     """The object at the forward relation `field` of `instance` is loaded already (reading
     it asks nothing of the database)."""
     return field.is_cached(instance)
+
+
+def commit_hooks(using: str = "default") -> list:
+    """The callables transaction.on_commit() registered in the current transaction of
+    database `using` that are still to run when it commits (those of a rolled-back
+    savepoint are gone). Django keeps them as (savepoint ids, callable, robust)."""
+    return [hook for _sids, hook, _robust in connections[using].run_on_commit]
 
 
 def render_csrf_input(context) -> str:

@@ -2,7 +2,8 @@
 
 They live in the shared cache (Redis), so every web and worker process bumps and reads the
 same ones. A change bumps at once and again when its transaction commits: a page rendered
-meanwhile saw the old rows, and was stored under the version of the first bump.
+meanwhile saw the old rows, and was stored under the version of the first bump. The bumps at
+commit are one per transaction: every key its changes bumped, in one round trip.
 """
 
 import time
@@ -39,12 +40,35 @@ def bump(keys) -> None:
         _shared_seen.clear()  # this process reads the new one at once
 
 
+class _CommitBump:
+    """The keys a transaction's changes bumped, bumped once more when it commits."""
+
+    def __init__(self):
+        self.keys: set[str] = set()
+
+    def __call__(self) -> None:
+        bump(sorted(self.keys))
+
+
+def _bump_on_commit(keys: list[str]) -> None:
+    # Any pending _CommitBump of this transaction will do: the savepoints it was registered
+    # in are either released or enclose this change, so if one of them is rolled back, this
+    # change is too. A key whose change was rolled back is bumped all the same (harmless).
+    for hook in django_internals.commit_hooks():
+        if isinstance(hook, _CommitBump):
+            hook.keys.update(keys)
+            return
+    hook = _CommitBump()
+    hook.keys.update(keys)
+    transaction.on_commit(hook)
+
+
 def _bump_now_and_on_commit(keys: list[str]) -> None:
     if not keys:
         return
     bump(keys)
     if not transaction.get_autocommit():  # inside atomic(): once more when it commits
-        transaction.on_commit(lambda: bump(keys))
+        _bump_on_commit(keys)
 
 
 def customer_changed(user_id) -> None:

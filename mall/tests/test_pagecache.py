@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
+from django.db import transaction
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -690,3 +691,29 @@ class TestChangeWhileRendering:
         second = self.through_middleware(view, self.request(MY_ORDERS, session_key))
         assert len(calls) == 1
         assert statuses(first) == statuses(second) == [S.AWAITING_PAYMENT]
+
+
+class TestBumpAtCommit:
+    """A page another request stores while a transaction is open was rendered from the rows
+    before it (another connection cannot see its changes): the commit makes such pages stale,
+    for every customer the transaction changed, in savepoints too."""
+
+    @pytest.mark.django_db(transaction=True)  # a real commit runs the hooks
+    def test_every_customer_changed_in_one_transaction(self, alice, bob, staff):
+        as_alice, as_bob = sign_in(alice), sign_in(bob)
+        orders = [order_in(S.AWAITING_PAYMENT, customer=customer) for customer in (alice, bob, alice)]
+        with transaction.atomic():
+            order_services.order_approve(order=orders[0], actor=staff)  # a savepoint of its own
+            order_services.order_reject(order=orders[1], actor=staff, reason="店铺名称不符")
+            try:
+                with transaction.atomic():  # rolled back: alice's version is bumped at commit all the same
+                    order_services.order_approve(order=orders[2], actor=staff)
+                    raise RuntimeError
+            except RuntimeError:
+                pass
+            # Pages stored while the transaction is open (here they see its rows; another
+            # connection would have rendered the old ones under the same versions).
+            for client in (as_alice, as_bob):
+                cached(client, MY_ORDERS)
+        assert statuses(fresh(as_alice, MY_ORDERS)) == [S.AWAITING_PAYMENT, S.IN_TRADE]
+        assert statuses(fresh(as_bob, MY_ORDERS)) == [S.REJECTED]

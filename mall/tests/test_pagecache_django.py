@@ -10,6 +10,7 @@ from django.contrib.messages.storage.cookie import CookieStorage
 from django.contrib.messages.storage.session import SessionStorage
 from django.contrib.sessions.backends.cached_db import SessionStore
 from django.core.cache import caches
+from django.db import transaction
 from django.http import HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 from django.template import Context, Template
@@ -146,3 +147,26 @@ def test_a_fast_csrf_token_is_one_djangos_csrf_middleware_accepts():
     forged = factory.post("/", {"csrfmiddlewaretoken": token}, HTTP_COOKIE=f"{settings.CSRF_COOKIE_NAME}={'x' * 32}")
     middleware.process_request(forged)
     assert middleware.process_view(forged, lambda request: None, (), {}) is not None  # the check does refuse
+
+
+@pytest.mark.django_db
+def test_the_commit_hooks_still_to_run_are_listed():
+    def kept():
+        pass
+
+    def rolled_back():
+        pass
+
+    with transaction.atomic():
+        transaction.on_commit(kept)
+        try:
+            with transaction.atomic():
+                transaction.on_commit(rolled_back)
+                assert django_internals.commit_hooks()[-2:] == [kept, rolled_back], (
+                    f"{UPGRADE}.commit_hooks assumes (connection.run_on_commit: savepoint ids, callable, robust)"
+                )
+                raise RuntimeError
+        except RuntimeError:
+            pass
+        assert django_internals.commit_hooks()[-1] == kept
+        assert rolled_back not in django_internals.commit_hooks()
