@@ -10,7 +10,6 @@ first submission went through, and the repeat changes nothing.
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -18,14 +17,14 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Message, User
 from accounts.services import message_send
 from mall.celery import enqueue_on_commit
-from mall.tasks import email_send_task
+from mall.email import email_versions
+from mall.tasks import email_render_send_task
 
 from .exceptions import InquiryError
 from .models import Inquiry, InquiryMessage
 
 SUBJECT_MAX = Inquiry._meta.get_field("subject").max_length  # 120
 BODY_MAX = 2000
-EMAIL_LANGUAGES = ("zh-hans", "en")
 ANSWERED_TITLE = gettext_lazy("Your inquiry “%(subject)s” was answered")
 
 
@@ -166,25 +165,10 @@ def _notify_answered(inquiry: Inquiry, *, body: str) -> None:
         message_send(user=inquiry.customer, title=str(ANSWERED_TITLE) % params, body=body[:500], link=link)
     if not inquiry.customer.email:
         return
-    url = f"{settings.SITE_URL.rstrip('/')}{link}"
-    subjects, texts, htmls = [], [], []
-    for language in EMAIL_LANGUAGES:
-        with translation.override(language):
-            context = {
-                "inquiry": inquiry,
-                "customer": inquiry.customer,
-                "headline": str(ANSWERED_TITLE) % params,
-                "answer": body,
-                "url": url,
-                "seller": settings.SELLER,
-            }
-            subjects.append(context["headline"])
-            texts.append(render_to_string("inquiries/emails/inquiry_answered.txt", context))
-            htmls.append(render_to_string("inquiries/emails/inquiry_answered.html", context))
     enqueue_on_commit(
-        email_send_task,
-        subject=" / ".join(subjects),
-        body="\n\n--------\n\n".join(texts),
-        html_body="<hr>".join(htmls),
+        email_render_send_task,
+        template="inquiries/emails/inquiry_answered",
+        versions=email_versions(lambda: {"headline": str(ANSWERED_TITLE) % params}),
+        context={"name": str(inquiry.customer), "answer": body, "url": f"{settings.SITE_URL.rstrip('/')}{link}"},
         to=[inquiry.customer.email],
     )

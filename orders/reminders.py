@@ -20,7 +20,6 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, Exists, IntegerField, OuterRef, Value, When
-from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -28,12 +27,13 @@ from django.utils.translation import ngettext
 
 from accounts import services as account_services
 from mall.celery import enqueue_on_commit
-from mall.tasks import email_send_task
+from mall.email import email_versions
+from mall.tasks import email_render_send_task
 
 from . import tasks
 from .models import Order, OrderLine, ReminderSent
 from .selectors import ACTIVE_STATUSES
-from .services import EMAIL_LANGUAGES, order_event_record
+from .services import order_event_record
 
 logger = logging.getLogger(__name__)
 
@@ -136,29 +136,23 @@ def _reminder_notify(order: Order, line: OrderLine, days: int) -> None:
             "body": body,
             "link": f"{site}{renew_url or order_url}",
         }
-    subjects, texts, htmls = [], [], []
-    for language in EMAIL_LANGUAGES:
-        with translation.override(language):
-            title, body = _texts(order, line, days)
-            context = {
-                "order": order,
-                "line": line,
-                "days": days,
-                "name": order.reminder_name or order.customer,
-                "headline": title,
-                "paragraphs": [body],
-                "order_url": f"{site}{order_url}",
-                "renew_url": f"{site}{renew_url}" if renew_url else "",
-                "seller": settings.SELLER,
-            }
-            subjects.append(title)
-            texts.append(render_to_string("orders/emails/reminder.txt", context))
-            htmls.append(render_to_string("orders/emails/reminder.html", context))
+    def texts():
+        title, body = _texts(order, line, days)
+        return {"headline": title, "paragraphs": [body]}
+
     enqueue_on_commit(
-        email_send_task,
-        subject=" / ".join(subjects),
-        body="\n\n--------\n\n".join(texts),
-        html_body="<hr>".join(htmls),
+        email_render_send_task,
+        template="orders/emails/reminder",
+        versions=email_versions(texts),
+        context={
+            "name": str(order.reminder_name or order.customer),
+            "number": order.number,
+            "service_name": line.service_name,
+            "serial": line.serial,
+            "service_end": line.service_end.isoformat(),
+            "order_url": f"{site}{order_url}",
+            "renew_url": f"{site}{renew_url}" if renew_url else "",
+        },
         to=[order.reminder_email],
         cc=[order.reminder_cc_email] if order.reminder_cc_email else None,
     )

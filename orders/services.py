@@ -15,7 +15,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, Min, OuterRef, Q
-from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -27,8 +26,9 @@ from accounts.services import invoice_profile_create, message_send
 from accounts.validators import cn_mobile_to_e164
 from catalog.models import Service
 from mall.celery import enqueue_on_commit
+from mall.email import email_versions
 from mall.money import money
-from mall.tasks import email_send_task
+from mall.tasks import email_render_send_task
 
 from .exceptions import OrderError, TransitionRefused
 from .models import Agreement, CartItem, DailySerial, Order, OrderEvent, OrderLine
@@ -395,14 +395,10 @@ def order_checkout(
 
 # --- Notifications -------------------------------------------------------------------
 
-# Emails carry both languages, Chinese first: the shop does not know which one a
-# customer reads.
-EMAIL_LANGUAGES = ("zh-hans", "en")
-
-
 def _notify(order: Order, *, title, body="", email: bool = False, params: dict | None = None) -> None:
     """Tell the customer: a message in 我的消息 now (part of the caller's transaction) and,
-    with `email`, an email sent by a worker once the transaction commits.
+    with `email`, an email in both languages that a worker renders and sends once the
+    transaction commits.
 
     `title` is a lazy string with %(number)s (and `params`), rendered per language;
     `body` too when `params` are given (otherwise it is used as it is: a reviewer's
@@ -419,25 +415,16 @@ def _notify(order: Order, *, title, body="", email: bool = False, params: dict |
         message_send(user=order.customer, title=str(title) % number, body=text(body), link=order.get_absolute_url())
     if not (email and order.customer.email):
         return
-    url = f"{settings.SITE_URL.rstrip('/')}{order.get_absolute_url()}"
-    subjects, texts, htmls = [], [], []
-    for language in EMAIL_LANGUAGES:
-        with translation.override(language):
-            context = {
-                "order": order,
-                "headline": str(title) % number,
-                "paragraphs": [text(body)] if body else [],
-                "url": url,
-                "seller": settings.SELLER,
-            }
-            subjects.append(str(title) % number)
-            texts.append(render_to_string("orders/emails/order_status.txt", context))
-            htmls.append(render_to_string("orders/emails/order_status.html", context))
     enqueue_on_commit(
-        email_send_task,
-        subject=" / ".join(subjects),
-        body="\n\n--------\n\n".join(texts),
-        html_body="<hr>".join(htmls),
+        email_render_send_task,
+        template="orders/emails/order_status",
+        versions=email_versions(lambda: {"headline": str(title) % number, "paragraphs": [text(body)] if body else []}),
+        context={
+            "name": str(order.customer),
+            "number": order.number,
+            "total": str(order.total),
+            "url": f"{settings.SITE_URL.rstrip('/')}{order.get_absolute_url()}",
+        },
         to=[order.customer.email],
     )
 

@@ -25,7 +25,7 @@ from django.urls import reverse
 
 from invoicing.models import DocumentJob
 from mall.celery import PUBLISH_PAUSE_SECONDS, app, breaker, enqueue
-from mall.tasks import email_send_task
+from mall.tasks import email_render_send_task, email_send_task
 from orders.models import Order
 from orders.tests.factories import order_in
 from tests.support.helpers import LOCALHOST, RedisServer, celery_publishing_to
@@ -154,6 +154,29 @@ def test_a_confirmation_with_redis_hanging_answers_after_one_socket_timeout(brok
     job = DocumentJob.objects.get(order=order)
     assert (job.status, job.attempts, job.enqueued_at) == (DocumentJob.Status.PENDING, 0, None), "not left for the sweeper"
     assert len(pause_warnings(caplog)) == 1, caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_email_is_published_as_what_it_says_and_rendered_by_the_worker(broker):
+    """The request that changed the order publishes the email's values, not its rendered
+    templates; the task renders it from the message as the broker gives it back (JSON)."""
+    order = order_in(Order.Status.AWAITING_PAYMENT)  # submitted: its email is published on commit
+    [kwargs] = [kwargs for task, _args, kwargs in broker.queued() if task == email_render_send_task.name]
+    assert kwargs["to"] == [order.customer.email]
+    assert not mail.outbox
+
+    email_render_send_task.apply(kwargs=kwargs)
+
+    [email] = mail.outbox
+    chinese, english = email.subject.split(" / ")
+    assert order.number in chinese and "订单" in chinese
+    assert english == f"Order {order.number} submitted"
+    chinese, english = email.body.split("\n\n--------\n\n")
+    for body in (chinese, english):
+        assert order.number in body and f"¥{order.total}" in body and str(order.customer) in body
+    assert "Hello" in english and "Hello" not in chinese
+    [(html, mimetype)] = email.alternatives
+    assert mimetype == "text/html" and html.count(f"¥{order.total}") == 2
 
 
 def test_after_sigcont_the_first_publish_that_tries_redis_goes_to_it(broker):
