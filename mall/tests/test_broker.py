@@ -64,6 +64,13 @@ class Broker:
             messages.append((message["headers"]["task"], args, kwargs))
         return messages
 
+    def headers(self) -> list[dict]:
+        client = redis.Redis.from_url(self.server.url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            return [json.loads(item)["headers"] for item in reversed(client.lrange(self.queue, 0, -1))]
+        finally:
+            client.close()
+
     def subjects(self) -> list[str]:
         return [kwargs["subject"] for task, _args, kwargs in self.queued() if task == email_send_task.name]
 
@@ -177,6 +184,16 @@ def test_an_order_email_is_published_as_what_it_says_and_rendered_by_the_worker(
     assert "Hello" in english and "Hello" not in chinese
     [(html, mimetype)] = email.alternatives
     assert mimetype == "text/html" and html.count(f"¥{order.total}") == 2
+
+
+def test_a_messages_headers_show_ids_and_numbers_but_no_address_or_text(broker):
+    """What workers' events and `celery inspect` show of a call (argsrepr, kwargsrepr)."""
+    enqueue(email_send_task, subject="您的订单已提交", body="body", to=["customer@example.com"], cc=None)
+    app.send_task("invoicing.tasks.documents_generate_task", args=[42, "secret"], kwargs={"order_id": 7})
+
+    email, documents = broker.headers()
+    assert email["kwargsrepr"] == "{'subject': '…', 'body': '…', 'to': '…', 'cc': None}"
+    assert (documents["argsrepr"], documents["kwargsrepr"]) == ("(42, '…')", "{'order_id': 7}")
 
 
 def test_after_sigcont_the_first_publish_that_tries_redis_goes_to_it(broker):
