@@ -165,7 +165,11 @@ def _details_clean(details: dict, *, partial: bool = False) -> dict:
 
 
 def agreement_current() -> Agreement | None:
-    return Agreement.objects.filter(published_at__lte=timezone.now()).order_by("-published_at", "-id").first()
+    return _agreements_in_force().first()
+
+
+def _agreements_in_force():
+    return Agreement.objects.filter(published_at__lte=timezone.now()).order_by("-published_at", "-id")
 
 
 def agreement_next_published_at():
@@ -181,7 +185,7 @@ def order_price_lines(*, items: list[CheckoutItem]) -> list[dict]:
     """
     if not items:
         raise OrderError(_("Choose at least one service to order."))
-    services = Service.objects.on_sale().in_bulk([item.service_id for item in items])
+    services = Service.objects.on_sale().order_by().in_bulk([item.service_id for item in items])  # no ORDER BY: a dict
     lines = []
     for item in items:
         if not 1 <= item.quantity <= QUANTITY_MAX:
@@ -225,7 +229,7 @@ def order_submit(
     if invoice_profile is None or invoice_profile.user_id != customer.pk:
         raise OrderError(_("Choose one of your own invoice profiles."))
     details = _details_clean(details)
-    if agreement is None or agreement != agreement_current():
+    if agreement is None or agreement.pk != _agreements_in_force().values_list("pk", flat=True).first():
         raise OrderError(_("The store ordering agreement has changed. Please read and accept the current version."))
     if payment_method not in Order.PaymentMethod.values:
         raise OrderError(_("Choose a payment method."))
