@@ -72,8 +72,12 @@ def service_list_by_ids(ids: list[int]) -> list[Service]:
 
 
 def service_get_on_sale(*, pk: int) -> Service:
-    """The service if a customer may see it; raises Service.DoesNotExist otherwise."""
-    return service_list().get(pk=pk)
+    """The service if a customer may see it, with its line, platform and module (cached per
+    catalog version, as the lists are); raises Service.DoesNotExist otherwise."""
+    service = _cached(catalog_version(), f"service:{int(pk)}", lambda: service_list().filter(pk=pk).first())
+    if service is None:
+        raise Service.DoesNotExist(f"no service {pk} on sale")
+    return service
 
 
 def _on_sale_for(**lookups) -> Exists:

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from accounts.tests.factories import ProductKeyFactory, UserFactory
 from catalog import selectors
+from catalog.models import Service
 from mall import pagecache
 from orders.tests.factories import AgreementFactory
 
@@ -180,6 +181,17 @@ class TestOneCatalogueVersion:
         assert "E3-改名" not in client.get(LIST, HTTP_HX_REQUEST="true").text, "the fragment was not kept"
         pagecache.shared_changed()
         assert "E3-改名" in client.get(LIST, HTTP_HX_REQUEST="true").text
+
+    def test_one_service_is_read_by_it_too(self, catalog):
+        service = catalog["e3_jd"]
+        assert selectors.service_get_on_sale(pk=service.pk).name == "E3-京东开放平台对接服务"
+        self.rename_behind_the_signals(service, "E3-改名")
+        assert selectors.service_get_on_sale(pk=service.pk).name == "E3-京东开放平台对接服务", "the read was not kept"
+        pagecache.shared_changed()
+        assert selectors.service_get_on_sale(pk=service.pk).name == "E3-改名"
+        Service.objects.filter(pk=service.pk).update(active=False)  # the queryset bumps the version
+        with pytest.raises(Service.DoesNotExist):
+            selectors.service_get_on_sale(pk=service.pk)
 
     def test_with_the_page_cache_off_nothing_is_kept(self, client, catalog, settings):
         settings.PAGE_CACHE_SECONDS = 0
