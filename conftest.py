@@ -59,6 +59,19 @@ def _broker_breaker_closed():
 
 
 @pytest.fixture(autouse=True)
+def _celery_results_may_be_awaited():
+    """Celery keeps "a task runs here: never wait for a result" in one flag per process,
+    set and restored around each eager task. Threads running eager tasks at once (the
+    concurrency tests: each request's emails) can restore it in the wrong order and leave
+    it set, and a later test's result.get() would refuse to run. Each test starts with it
+    clear."""
+    from celery.result import allow_join_result
+
+    with allow_join_result():
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache, as a fresh deployment would."""
     from django.core.cache import caches
