@@ -128,6 +128,12 @@ Environment (all optional)
                         BENCH_CONNECTIONS connections, one per wrk thread
 
 Run: `make bench`, or `.venv/bin/python -m scripts.bench` once the venv exists.
+
+Apart from the bench
+    `python -m scripts.bench.checkout_cost [--instructions]` (checkout_cost.py), after
+    a run on PostgreSQL: what one checkout POST costs in the web process (statements,
+    CPU ms, or instructions counted by valgrind, which the machine's other load does
+    not move), for comparing two versions of the code on a shared machine.
 Only the standard library (and, for PostgreSQL, the venv's psycopg2/environ); the
 scripts run by `manage.py shell` use the venv (pypdf, redis).
 """
