@@ -43,8 +43,8 @@ def bump(keys) -> None:
 class _CommitBump:
     """The keys a transaction's changes bumped, bumped once more when it commits."""
 
-    def __init__(self):
-        self.keys: set[str] = set()
+    def __init__(self, keys):
+        self.keys: set[str] = set(keys)
 
     def __call__(self) -> None:
         bump(sorted(self.keys))
@@ -58,9 +58,7 @@ def _bump_on_commit(keys: list[str]) -> None:
         if isinstance(hook, _CommitBump):
             hook.keys.update(keys)
             return
-    hook = _CommitBump()
-    hook.keys.update(keys)
-    transaction.on_commit(hook)
+    transaction.on_commit(_CommitBump(keys))
 
 
 def _bump_now_and_on_commit(keys: list[str]) -> None:
