@@ -50,26 +50,26 @@ class Broker:
         if self.server.process is not None and self.server.process.poll() is None:
             os.kill(self.server.process.pid, signal.SIGCONT)
 
-    def queued(self) -> list[tuple[str, list, dict]]:
-        """(task name, args, kwargs) of each message in the queue, read from Redis itself."""
+    def messages(self) -> list[dict]:
+        """Each message in the queue as Celery wrote it (headers, body …), oldest first,
+        read from Redis itself."""
         client = redis.Redis.from_url(self.server.url, socket_connect_timeout=2, socket_timeout=2)
         try:
             raw = client.lrange(self.queue, 0, -1)
         finally:
             client.close()
+        return [json.loads(item) for item in reversed(raw)]  # LPUSH: the oldest is last
+
+    def queued(self) -> list[tuple[str, list, dict]]:
+        """(task name, args, kwargs) of each message in the queue."""
         messages = []
-        for item in reversed(raw):  # LPUSH: the oldest is last
-            message = json.loads(item)
+        for message in self.messages():
             args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
             messages.append((message["headers"]["task"], args, kwargs))
         return messages
 
     def headers(self) -> list[dict]:
-        client = redis.Redis.from_url(self.server.url, socket_connect_timeout=2, socket_timeout=2)
-        try:
-            return [json.loads(item)["headers"] for item in reversed(client.lrange(self.queue, 0, -1))]
-        finally:
-            client.close()
+        return [message["headers"] for message in self.messages()]
 
     def subjects(self) -> list[str]:
         return [kwargs["subject"] for task, _args, kwargs in self.queued() if task == email_send_task.name]
