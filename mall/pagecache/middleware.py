@@ -132,6 +132,7 @@ class PageCacheMiddleware:
         if view not in contract.current().views:
             return None
         request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware would check it: DisallowedHost is a 400
+        versions.bump_pending()  # inside a transaction (tests): its changes so far count
         prefetched = self._session_and_versions(request)
         if prefetched is not None:
             session, found = prefetched

@@ -1,9 +1,13 @@
 """The versions that make cached pages stale: one per customer, one shared (the catalogue).
 
 They live in the shared cache (Redis), so every web and worker process bumps and reads the
-same ones. A change bumps at once and again when its transaction commits: a page rendered
-meanwhile saw the old rows, and was stored under the version of the first bump. The bumps at
-commit are one per transaction: every key its changes bumped, in one round trip.
+same ones. A change outside a transaction bumps at once. Inside one, its bumps wait for the
+commit, and are made then, one round trip for every key the transaction changed: until it
+commits, other connections see the rows from before it, so a page they store meanwhile
+shows those, under a version the commit makes stale. Only this connection sees the
+changed rows before the commit, so before this process reads a version inside the
+transaction (to serve or key a page), the keys changed since are bumped first
+(`bump_pending`): a page it stored earlier in the transaction is not served for them.
 """
 
 import time
@@ -41,32 +45,54 @@ def bump(keys) -> None:
 
 
 class _CommitBump:
-    """The keys a transaction's changes bumped, bumped once more when it commits."""
+    """The keys a transaction's changes bumped: all bumped when it commits; those not yet
+    bumped inside it (`pending`) before this process reads a version."""
 
     def __init__(self, keys):
         self.keys: set[str] = set(keys)
+        self.pending: set[str] = set(keys)
+
+    def add(self, keys) -> None:
+        self.keys.update(keys)
+        self.pending.update(keys)
+
+    def bump_pending(self) -> None:
+        if self.pending:
+            bump(sorted(self.pending))
+            self.pending.clear()
 
     def __call__(self) -> None:
         bump(sorted(self.keys))
 
 
-def _bump_on_commit(keys: list[str]) -> None:
+def _commit_bump() -> _CommitBump | None:
     # Any pending _CommitBump of this transaction will do: the savepoints it was registered
-    # in are either released or enclose this change, so if one of them is rolled back, this
-    # change is too. A key whose change was rolled back is bumped all the same (harmless).
-    for hook in django_internals.commit_hooks():
-        if isinstance(hook, _CommitBump):
-            hook.keys.update(keys)
-            return
-    transaction.on_commit(_CommitBump(keys))
+    # in are either released or enclose the changes after it, so if one of them is rolled
+    # back, those changes are too. A key whose change was rolled back is bumped all the same
+    # (harmless).
+    return next((hook for hook in django_internals.commit_hooks() if isinstance(hook, _CommitBump)), None)
 
 
-def _bump_now_and_on_commit(keys: list[str]) -> None:
+def _bump_changed(keys: list[str]) -> None:
     if not keys:
         return
-    bump(keys)
-    if not transaction.get_autocommit():  # inside atomic(): once more when it commits
-        _bump_on_commit(keys)
+    if transaction.get_autocommit():  # no transaction: the change is visible to all
+        bump(keys)
+        return
+    hook = _commit_bump()
+    if hook is None:
+        transaction.on_commit(_CommitBump(keys))
+    else:
+        hook.add(keys)
+
+
+def bump_pending() -> None:
+    """Inside a transaction, before reading a version: bump the keys its changes made stale
+    since the last read, so this process does not serve itself a page it stored before them
+    (a page cache lookup in a transaction is rare outside tests; outside one, nothing to do)."""
+    hook = _commit_bump()
+    if hook is not None:
+        hook.bump_pending()
 
 
 def customer_changed(user_id) -> None:
@@ -75,12 +101,12 @@ def customer_changed(user_id) -> None:
 
 
 def customers_changed(user_ids) -> None:
-    _bump_now_and_on_commit(sorted({customer_version_key(user_id) for user_id in user_ids if user_id is not None}))
+    _bump_changed(sorted({customer_version_key(user_id) for user_id in user_ids if user_id is not None}))
 
 
 def shared_changed() -> None:
     """The catalogue or the agreement changed: every cached page is stale."""
-    _bump_now_and_on_commit([SHARED_VERSION_KEY])
+    _bump_changed([SHARED_VERSION_KEY])
 
 
 def shared_version_known() -> str | None:
@@ -99,6 +125,7 @@ def shared_version() -> str | None:
     the page cache is off (no shared versions) or the cache cannot keep the version."""
     if not enabled():
         return None
+    bump_pending()
     version = shared_version_known()
     if version is None:
         version = cache.get(SHARED_VERSION_KEY)

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
+from django.core.cache import cache
 from django.db import transaction
 from django.test import Client, RequestFactory
 from django.urls import reverse
@@ -717,3 +718,17 @@ class TestBumpAtCommit:
                 cached(client, MY_ORDERS)
         assert statuses(fresh(as_alice, MY_ORDERS)) == [S.AWAITING_PAYMENT, S.IN_TRADE]
         assert statuses(fresh(as_bob, MY_ORDERS)) == [S.REJECTED]
+
+    @pytest.mark.django_db(transaction=True)
+    def test_a_transactions_changes_are_bumped_when_it_commits_not_before(self, alice):
+        # Until the commit no other connection sees the changes, so bumping before it would
+        # be a Redis round trip per change for nothing: a checkout's order, lines, event and
+        # message make one bump, at the commit.
+        key = pagecache.versions.customer_version_key(alice.pk)
+        before = cache.get(key)
+        with transaction.atomic():
+            for title in ("一", "二", "三"):
+                account_services.message_send(user=alice, title=title)
+            inside = cache.get(key)  # Redis itself, not a read of the page cache
+        assert inside == before
+        assert cache.get(key) != before
