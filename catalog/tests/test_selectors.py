@@ -125,10 +125,10 @@ class TestProductKeyResolution:
             product_line_get_for_key(key="E3O-1A2B-3C4D")
 
     def test_overlapping_patterns_resolve_to_the_first_line_in_sort_order(self, catalog):
-        broad = ProductLineFactory(name="宽泛", key_pattern=r"E3O-.*", sort=999)
-        assert product_line_get_for_key(key="E3O-1A2B-3C4D") == catalog["omni"]
-        broad.sort = 0
+        # Sorts relative to E3全渠道's: the factory's sequence grows with every test before.
+        omni = catalog["omni"]
+        broad = ProductLineFactory(name="宽泛", key_pattern=r"E3O-.*", sort=omni.sort + 1)
+        assert product_line_get_for_key(key="E3O-1A2B-3C4D") == omni
+        broad.sort = omni.sort - 1
         broad.save()
-        catalog["omni"].sort = 1
-        catalog["omni"].save()
         assert product_line_get_for_key(key="E3O-1A2B-3C4D") == broad
