@@ -7,6 +7,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from mall.constraints import CheckConstraint
 from mall.pagecache import PageVisibleManager, PageVisibleQuerySet
 
 
@@ -159,7 +160,7 @@ class Service(models.Model):
             models.UniqueConstraint(
                 fields=["product_line", "platform", "module"], name="catalog_service_unique_line_platform_module"
             ),
-            models.CheckConstraint(
+            CheckConstraint(
                 condition=models.Q(standard_price__gte=0), name="catalog_service_price_not_negative"
             ),
         ]

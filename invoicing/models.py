@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from accounts.models import InvoiceProfile
+from mall.constraints import CheckConstraint
 from mall.pagecache import PageVisibleManager
 from orders.models import MONEY, Order, OrderLine
 
@@ -137,7 +138,7 @@ class Invoice(ConcurrentTransitionMixin, models.Model):
                 fields=["order"], condition=models.Q(purpose="original"), name="invoicing_invoice_one_original"
             ),
             # In fen: SQLite stores decimals as floats, where 1164.69 + 69.88 != 1234.57.
-            models.CheckConstraint(
+            CheckConstraint(
                 condition=Exact(
                     Round(models.F("total") * 100), Round(models.F("amount") * 100) + Round(models.F("tax") * 100)
                 ),

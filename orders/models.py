@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import RETURN_VALUE, ConcurrentTransitionMixin, FSMField, transition
 
 from accounts.models import InvoiceProfile
+from mall.constraints import CheckConstraint
 from mall.pagecache import PageVisibleManager
 
 MONEY = {"max_digits": 12, "decimal_places": 2}
@@ -124,8 +125,8 @@ class Order(ConcurrentTransitionMixin, models.Model):
         verbose_name_plural = _("orders")
         constraints = [
             models.UniqueConstraint(fields=["customer", "checkout_token"], name="orders_order_one_per_checkout"),
-            models.CheckConstraint(condition=models.Q(total__gte=0), name="orders_order_total_not_negative"),
-            models.CheckConstraint(
+            CheckConstraint(condition=models.Q(total__gte=0), name="orders_order_total_not_negative"),
+            CheckConstraint(
                 condition=models.Q(refunded_amount__gte=0, refunded_amount__lte=models.F("paid_amount")),
                 name="orders_order_refunds_within_paid",
             ),

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from mall.constraints import CheckConstraint
 from mall.pagecache import PageVisibleManager
 from orders.models import MONEY, Order
 
@@ -68,7 +69,7 @@ class RefundRequest(ConcurrentTransitionMixin, models.Model):
             models.UniqueConstraint(
                 fields=["order"], condition=Q(status__in=OPEN_STATUSES), name="refunds_one_open_per_order"
             ),
-            models.CheckConstraint(condition=Q(amount__gt=0), name="refunds_amount_positive"),
+            CheckConstraint(condition=Q(amount__gt=0), name="refunds_amount_positive"),
         ]
         indexes = [models.Index(fields=["status", "requested_at"], name="refunds_queue")]
         permissions = [
