@@ -3,6 +3,7 @@
 import time
 
 import pytest
+from redis import Redis
 
 from mall.cache import PAUSE_SECONDS, FailOpenRedisCache
 from tests.support.helpers import RedisServer
@@ -32,6 +33,21 @@ def test_works_as_a_redis_cache_while_redis_is_up(redis_server):
     assert cache.get_many(["a", "missing"]) == {"a": {"x": 1}}
     with pytest.raises(ValueError):
         cache.incr("never-set")
+
+
+def test_incr_counts_on_in_the_window_it_was_added_for(redis_server):
+    # A rate limit's counter: added with its window, then counted up in one round trip
+    # (a script), keeping the window; a counter that has expired is not brought back.
+    cache = cache_on(redis_server)
+    raw = Redis.from_url(redis_server.url)
+    assert cache.add("window", 1, 100) is True
+    assert [cache.incr("window") for _ in range(3)] == [2, 3, 4]
+    assert 90 < raw.ttl(cache.make_key("window")) <= 100
+    cache.set("short", 1, 1)
+    time.sleep(1.1)
+    with pytest.raises(ValueError):
+        cache.incr("short")
+    assert raw.exists(cache.make_key("short")) == 0
 
 
 def test_an_outage_is_a_miss_and_the_cache_works_again_after_a_restart(redis_server, caplog):
