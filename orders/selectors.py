@@ -4,12 +4,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from dateutil.relativedelta import relativedelta
+from django.core.cache import cache
 from django.db.models import Count, Min, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from .models import CartItem, Order, OrderLine
+from mall import pagecache
+
+from .models import Agreement, CartItem, Order, OrderLine
 
 
 @dataclass(frozen=True)
@@ -131,3 +134,45 @@ def line_ending_soon(line: OrderLine, *, today: date | None = None) -> bool:
         return False
     today = today or timezone.localdate()
     return 0 <= (line.service_end - today).days <= ENDING_SOON_DAYS
+
+
+# --- the store ordering agreement -------------------------------------------------------
+
+
+def agreements_in_force() -> QuerySet[Agreement]:
+    """The agreements published by now, the current one first."""
+    return Agreement.objects.filter(published_at__lte=timezone.now()).order_by("-published_at", "-id")
+
+
+def agreement_current() -> Agreement | None:
+    return agreements_in_force().first()
+
+
+def agreement_next_published_at() -> datetime | None:
+    """When an agreement published for a later date becomes the current one (or None)."""
+    return Agreement.objects.filter(published_at__gt=timezone.now()).aggregate(at=Min("published_at"))["at"]
+
+
+@dataclass(frozen=True)
+class AgreementSchedule:
+    current: Agreement | None
+    next_published_at: datetime | None  # when one published for later takes over
+
+
+AGREEMENT_CACHE_SECONDS = 10 * 60  # bounds how long the entries of older versions linger
+
+
+def agreement_schedule() -> AgreementSchedule:
+    """The agreement in force and when the next one takes over, as the checkout shows them
+    and checks a customer's acceptance against. Cached per catalogue version (the page
+    cache's shared version: every agreement saved bumps it, and another process's change
+    shows within the 2 seconds a process trusts its copy), and read again once the next one
+    has taken over. order_submit checks the accepted agreement in the database all the same."""
+    version = pagecache.shared_version()
+    key = f"orders:agreements:{version}"
+    schedule = cache.get(key) if version is not None else None
+    if schedule is None or (schedule.next_published_at is not None and schedule.next_published_at <= timezone.now()):
+        schedule = AgreementSchedule(agreement_current(), agreement_next_published_at())
+        if version is not None:
+            cache.set(key, schedule, AGREEMENT_CACHE_SECONDS)
+    return schedule

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, Min, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -32,7 +32,7 @@ from mall.tasks import email_render_send_task
 
 from .exceptions import OrderError, TransitionRefused
 from .models import Agreement, CartItem, DailySerial, Order, OrderEvent, OrderLine
-from .selectors import service_end_for
+from .selectors import agreements_in_force, service_end_for
 
 logger = logging.getLogger(__name__)
 
@@ -164,19 +164,6 @@ def _details_clean(details: dict, *, partial: bool = False) -> dict:
 
 
 
-def agreement_current() -> Agreement | None:
-    return _agreements_in_force().first()
-
-
-def _agreements_in_force():
-    return Agreement.objects.filter(published_at__lte=timezone.now()).order_by("-published_at", "-id")
-
-
-def agreement_next_published_at():
-    """When an agreement published for a later date becomes the current one (or None)."""
-    return Agreement.objects.filter(published_at__gt=timezone.now()).aggregate(at=Min("published_at"))["at"]
-
-
 def order_price_lines(*, items: list[CheckoutItem]) -> list[dict]:
     """The lines of a checkout priced from the catalog (never from the form).
 
@@ -229,7 +216,7 @@ def order_submit(
     if invoice_profile is None or invoice_profile.user_id != customer.pk:
         raise OrderError(_("Choose one of your own invoice profiles."))
     details = _details_clean(details)
-    if agreement is None or agreement.pk != _agreements_in_force().values_list("pk", flat=True).first():
+    if agreement is None or agreement.pk != agreements_in_force().values_list("pk", flat=True).first():
         raise OrderError(_("The store ordering agreement has changed. Please read and accept the current version."))
     if payment_method not in Order.PaymentMethod.values:
         raise OrderError(_("Choose a payment method."))

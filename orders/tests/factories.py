@@ -11,6 +11,7 @@ from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
 from orders import services
 from orders.models import Agreement, Order
+from orders.selectors import agreement_current
 
 DETAILS = {
     "contract_customer_name": "上海云测贸易有限公司",
@@ -37,7 +38,7 @@ class AgreementFactory(DjangoModelFactory):
 
 
 def agreement():
-    return services.agreement_current() or AgreementFactory()
+    return agreement_current() or AgreementFactory()
 
 
 def submitted_order(*, customer=None, services_and_quantities=None, invoice_profile=None, **details) -> Order:

@@ -18,7 +18,7 @@ from pytest_django.asserts import assertTemplateUsed
 from accounts.models import InvoiceProfile, Message
 from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
-from orders import services
+from orders import selectors, services
 from orders.exceptions import OrderError
 from orders.models import DailySerial, Order, OrderLine
 from orders.tests.factories import DETAILS, AgreementFactory
@@ -352,7 +352,7 @@ class TestCheckoutRefusals:
 
     def test_a_stale_agreement_is_refused_and_must_be_accepted_again(self, signed_in, service, agreement, profile):
         newer = AgreementFactory()
-        assert services.agreement_current() == newer
+        assert selectors.agreement_current() == newer
         data = checkout_data(service=service, agreement=agreement, profile=profile)
         response = self.refused(signed_in, service, data, "agreement")
         assert response.context["agreement"] == newer

@@ -21,7 +21,7 @@ from .. import services
 from ..exceptions import OrderError
 from ..forms import CartQuantityForm, CheckoutForm
 from ..models import CartItem
-from ..selectors import cart_items_for
+from ..selectors import agreement_schedule, cart_items_for
 
 RECALCULATE = "recalculate"
 
@@ -54,11 +54,10 @@ def checkout_cart(request):
 def checkout_page(request, *, lines, from_cart, profiles=None, prefill=None):
     """The checkout page and its submission for `lines`; `profiles` (the customer's invoice
     profiles, when the caller already read them) and `prefill` serve a renewal (views/renew.py)."""
-    agreement = services.agreement_current()
-    if request.method != "POST":
-        # A cached checkout page must not outlive the agreement it shows (docs/page-cache.md);
-        # a POST's answer is never cached, so it skips the query.
-        pagecache.expire_at(request, services.agreement_next_published_at())
+    schedule = agreement_schedule()
+    agreement = schedule.current
+    # A cached checkout page must not outlive the agreement it shows (docs/page-cache.md).
+    pagecache.expire_at(request, schedule.next_published_at)
     if agreement is None:
         # No published agreement: nothing can be accepted, so nothing can be ordered.
         return render(request, "orders/checkout_unavailable.html", {"lines": lines, "from_cart": from_cart})

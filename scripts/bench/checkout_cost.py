@@ -54,7 +54,7 @@ def checkout_poster():
 
     from accounts.models import InvoiceProfile
     from catalog.models import Service
-    from orders import services
+    from orders import selectors, services
     from orders.models import Order
 
     from .load import checkout_form
@@ -69,7 +69,7 @@ def checkout_poster():
     service = Service.objects.on_sale().order_by("pk").first()
     customer = {
         "profile": InvoiceProfile.objects.filter(user=user).values_list("pk", flat=True).first(),
-        "agreement": services.agreement_current().pk,
+        "agreement": selectors.agreement_current().pk,
         "details": {name: getattr(last, name) for name in services.DETAIL_FIELDS},
     }
     csrf = "A" * 32

@@ -39,6 +39,7 @@ from django.db.models import Count
 from accounts.services import invoice_profile_create, user_register
 from catalog.models import Service
 from orders import services as S
+from orders.selectors import agreement_current
 from orders.models import Order
 
 ORDER_COUNT = %(count)d
@@ -55,7 +56,7 @@ profile = invoice_profile_create(user=customer, data={
     "contact_phone": "+8613900139000",
 })
 reviewer = User.objects.get(username="reviewer")  # seed_demo's 订单审核 account
-agreement = S.agreement_current()
+agreement = agreement_current()
 on_sale = list(Service.objects.on_sale().order_by("pk").values_list("pk", flat=True))
 details = {
     "contract_customer_name": "压测商贸有限公司", "marketplace_order_no": "FW_GOODS-2000001-1",
@@ -277,6 +278,7 @@ from django.utils import timezone
 from accounts.models import InvoiceProfile
 from catalog.models import Service
 from orders import services as S
+from orders.selectors import agreement_current
 
 COUNT, IN_TRADE, MARKER = %(count)d, %(in_trade)d, %(marker)r
 User = get_user_model()
@@ -302,7 +304,7 @@ profiles = InvoiceProfile.objects.bulk_create(
 )
 profiles = {p.user_id: p for p in InvoiceProfile.objects.filter(user__in=users)}
 reviewer = User.objects.get(username="reviewer")
-agreement = S.agreement_current()
+agreement = agreement_current()
 on_sale = list(Service.objects.on_sale().order_by("pk").values_list("pk", flat=True))
 
 def details(user, marker):

@@ -23,6 +23,7 @@ from accounts.services import invoice_profile_create, product_key_save
 from catalog.models import Module, Platform, ProductLine, Service
 from orders import services as order_services
 from orders.models import Agreement
+from orders.selectors import agreement_current
 
 HEX4 = "[0-9A-F]{4}"
 
@@ -326,7 +327,7 @@ class Command(BaseCommand):
                 invoice_profile=profile,
                 details=DEMO_ORDER_DETAILS,
                 payment_method="third_party",
-                agreement=order_services.agreement_current(),
+                agreement=agreement_current(),
                 accepted_ip=None,
                 checkout_token=uuid.uuid4(),
             )
