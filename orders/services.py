@@ -163,7 +163,6 @@ def _details_clean(details: dict, *, partial: bool = False) -> dict:
     return cleaned
 
 
-
 def order_price_lines(*, items: list[CheckoutItem]) -> list[dict]:
     """The lines of a checkout priced from the catalog (never from the form).
 

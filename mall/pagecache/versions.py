@@ -66,7 +66,7 @@ class _CommitBump:
 
 
 def _commit_bump() -> _CommitBump | None:
-    # Any pending _CommitBump of this transaction will do: the savepoints it was registered
+    # Any _CommitBump registered in this transaction will do: the savepoints it was registered
     # in are either released or enclose the changes after it, so if one of them is rolled
     # back, those changes are too. A key whose change was rolled back is bumped all the same
     # (harmless).
