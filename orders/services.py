@@ -217,12 +217,8 @@ def order_submit(
     """
     try:
         details, lines = _submission_checked(
-            customer=customer,
-            items=items,
-            invoice_profile=invoice_profile,
-            details=details,
-            payment_method=payment_method,
-            agreement=agreement,
+            customer=customer, items=items, invoice_profile=invoice_profile, details=details,
+            payment_method=payment_method, agreement=agreement,
         )
     except OrderError:
         existing = _order_of_checkout(customer, checkout_token)
@@ -286,9 +282,7 @@ def order_submit(
     raise OrderError(_("The shop is very busy. Please submit again."))
 
 
-def _submission_checked(
-    *, customer, items, invoice_profile, details, payment_method, agreement
-) -> tuple[dict, list[dict]]:
+def _submission_checked(*, customer, items, invoice_profile, details, payment_method, agreement) -> tuple[dict, list]:
     """The checkout's details cleaned and its lines priced; OrderError when anything in it
     cannot be ordered."""
     if invoice_profile is None or invoice_profile.user_id != customer.pk:
@@ -305,28 +299,11 @@ def _order_of_checkout(customer, checkout_token) -> Order | None:
     """The order a checkout made, if it made one (at most one: a unique constraint). Asked
     first by its id alone: almost every checkout made none, and the whole row, ordered,
     costs several times as much to build and read."""
-    pk = (
-        Order.objects.filter(customer=customer, checkout_token=checkout_token)
-        .order_by()
-        .values_list("pk", flat=True)
-        .first()
-    )
+    pk = Order.objects.filter(customer=customer, checkout_token=checkout_token).order_by().values_list("pk", flat=True).first()
     return None if pk is None else Order.objects.get(pk=pk)
 
 
-def _order_fields(
-    *,
-    customer,
-    checkout_token,
-    invoice_profile,
-    details,
-    payment_method,
-    agreement,
-    accepted_ip,
-    subtotal,
-    discount,
-    now,
-):
+def _order_fields(*, customer, checkout_token, invoice_profile, details, payment_method, agreement, accepted_ip, subtotal, discount, now):
     return {
         "customer": customer,
         "checkout_token": checkout_token,
@@ -434,7 +411,6 @@ def order_checkout(
 
 # --- Notifications -------------------------------------------------------------------
 
-
 def _notify(order: Order, *, title, body="", email: bool = False, params: dict | None = None) -> None:
     """Tell the customer: a message in 我的消息 now (part of the caller's transaction) and,
     with `email`, an email in both languages that a worker renders and sends once the
@@ -492,13 +468,7 @@ def _event(order, *, action, from_status, actor=None, note=""):
     else:
         kind = OrderEvent.ActorKind.STAFF
     return OrderEvent.objects.create(
-        order=order,
-        action=action,
-        from_status=from_status,
-        to_status=order.status,
-        actor=actor,
-        actor_kind=kind,
-        note=note,
+        order=order, action=action, from_status=from_status, to_status=order.status, actor=actor, actor_kind=kind, note=note
     )
 
 
@@ -590,10 +560,7 @@ def order_approve(
     def apply(o):
         if unchanged_since is not None and o.updated_at != unchanged_since:
             raise OrderError(_("The customer changed this order after you opened it: please review it again."))
-        earliest, latest = (
-            timezone.localtime(o.submitted_at).date(),
-            timezone.localdate() + timedelta(days=APPROVE_START_MAX_DAYS),
-        )
+        earliest, latest = timezone.localtime(o.submitted_at).date(), timezone.localdate() + timedelta(days=APPROVE_START_MAX_DAYS)
         if not earliest <= start <= latest:
             raise OrderError(
                 _("The service start must be between the order date %(earliest)s and %(latest)s.")
@@ -601,9 +568,7 @@ def order_approve(
             )
         if o.payment_method == Order.PaymentMethod.BANK_TRANSFER and not o.payment_proofs.exists():
             raise OrderError(
-                _(
-                    "A bank-transfer order needs a remittance slip before it can be approved: ask the customer to upload one."
-                )
+                _("A bank-transfer order needs a remittance slip before it can be approved: ask the customer to upload one.")
             )
         o.paid_amount = money(o.total if paid_amount is None else paid_amount)
         if o.paid_amount < 0 or o.paid_amount > o.total:

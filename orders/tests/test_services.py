@@ -60,16 +60,9 @@ class TestNumbers:
 
 class TestSubmit:
     def test_prices_come_from_the_catalog(self):
-        cheap, dear = (
-            ServiceFactory(standard_price=Decimal("800.00")),
-            ServiceFactory(standard_price=Decimal("2000.00")),
-        )
+        cheap, dear = ServiceFactory(standard_price=Decimal("800.00")), ServiceFactory(standard_price=Decimal("2000.00"))
         order = submitted_order(services_and_quantities=[(cheap, 2), (dear, 1)])
-        assert (order.subtotal, order.discount, order.total) == (
-            Decimal("3600.00"),
-            Decimal("0.00"),
-            Decimal("3600.00"),
-        )
+        assert (order.subtotal, order.discount, order.total) == (Decimal("3600.00"), Decimal("0.00"), Decimal("3600.00"))
         assert [(line.service_name, line.unit_price, line.quantity, line.subtotal) for line in order.lines.all()] == [
             (cheap.name, Decimal("800.00"), 2, Decimal("1600.00")),
             (dear.name, Decimal("2000.00"), 1, Decimal("2000.00")),
@@ -95,12 +88,7 @@ class TestSubmit:
     def test_writes_a_submit_event_and_a_message(self):
         order = submitted_order()
         event = order.events.get()
-        assert (event.action, event.from_status, event.to_status, event.actor_kind) == (
-            "submit",
-            "",
-            S.AWAITING_PAYMENT,
-            "customer",
-        )
+        assert (event.action, event.from_status, event.to_status, event.actor_kind) == ("submit", "", S.AWAITING_PAYMENT, "customer")
         assert Message.objects.filter(user=order.customer, link=order.get_absolute_url()).count() == 1
 
     def test_same_checkout_token_makes_one_order(self):
@@ -156,13 +144,7 @@ class TestSubmit:
         assert (Order.objects.count(), OrderLine.objects.count(), DailySerial.objects.count()) == (0, 0, 0)
 
     @pytest.mark.parametrize(
-        "bad",
-        [
-            {"store_name": " "},
-            {"reminder_mobile": "12345"},
-            {"reminder_email": "not-an-email"},
-            {"remarks": "长" * 501},
-        ],
+        "bad", [{"store_name": " "}, {"reminder_mobile": "12345"}, {"reminder_email": "not-an-email"}, {"remarks": "长" * 501}]
     )
     def test_supplementary_info_is_checked_by_the_service_too(self, bad):
         with pytest.raises(OrderError):
@@ -215,9 +197,7 @@ class TestSubmit:
 
 
 ACTIONS = {
-    "resubmit": lambda order, staff: services.order_edit(
-        order=order, actor=order.customer, details={"remarks": "已修改"}
-    ),
+    "resubmit": lambda order, staff: services.order_edit(order=order, actor=order.customer, details={"remarks": "已修改"}),
     "approve": lambda order, staff: services.order_approve(order=order, actor=staff),
     "reject": lambda order, staff: services.order_reject(order=order, actor=staff, reason="信息有误"),
     "cancel": lambda order, staff: services.order_cancel(order=order, actor=order.customer),
@@ -323,9 +303,7 @@ class TestStateChanges:
     def test_edit_of_a_rejected_order_resubmits_it(self):
         order = order_in(S.REJECTED)
         new_profile = InvoiceProfileFactory(user=order.customer, title="丙公司")
-        services.order_edit(
-            order=order, actor=order.customer, details={"store_name": "改正后的店名"}, invoice_profile=new_profile
-        )
+        services.order_edit(order=order, actor=order.customer, details={"store_name": "改正后的店名"}, invoice_profile=new_profile)
         order.refresh_from_db()
         assert (order.status, order.store_name, order.invoice_title) == (S.AWAITING_PAYMENT, "改正后的店名", "丙公司")
         assert [e.action for e in order.events.all()][-2:] == ["edit", "resubmit"]
@@ -349,9 +327,7 @@ class TestConfirmReceipt:
         services.order_confirm_receipt(order=order, actor=order.customer)
         assert RECORDED == [(order.pk, S.SUCCESS)]  # called once, with the order already moved
 
-    def test_a_second_confirmation_changes_nothing_and_calls_no_hook(
-        self, settings, django_capture_on_commit_callbacks
-    ):
+    def test_a_second_confirmation_changes_nothing_and_calls_no_hook(self, settings, django_capture_on_commit_callbacks):
         settings.ORDER_DOCUMENTS_HOOK = "orders.tests.test_services.record_documents_request"
         order = order_in(S.IN_TRADE)
         services.order_confirm_receipt(order=order, actor=order.customer)
@@ -408,8 +384,7 @@ class TestNotifications:
     def test_no_email_without_an_address_but_still_a_message(self, django_capture_on_commit_callbacks):
         order = submitted_order(customer=UserFactory(email=""))
         _result, outbox = self.emails_after(
-            django_capture_on_commit_callbacks,
-            lambda: services.order_approve(order=order, actor=UserFactory(staff=True)),
+            django_capture_on_commit_callbacks, lambda: services.order_approve(order=order, actor=UserFactory(staff=True))
         )
         assert outbox == []
         assert Message.objects.filter(user=order.customer).count() == 2
