@@ -573,7 +573,9 @@ class TestChangelist:
 
     @pytest.mark.parametrize("field", ["refund number", "order number", "username", "company"])
     def test_search(self, finance_client, refund, field):
-        other = refund_of(refundable_order())
+        # The other customer's name and company are not the factory's: its random company
+        # names repeat (a clean-clone CI run met two alike), and "user1" finds user12 too.
+        other = refund_of(refundable_order(customer=UserFactory(username="other-customer", company="另一家测试公司")))
         customer = refund.order.customer
         term = {
             "refund number": refund.number,
