@@ -31,6 +31,7 @@ class BenchError(Exception):
 class Config:
     duration: int
     warmup: int
+    rounds: int  # slices a page's duration is cut into, each beside a slice of /healthz
     connections: int
     threads: int
     workers: int
@@ -63,6 +64,7 @@ class Config:
         config = cls(
             duration=positive("BENCH_DURATION", 10),
             warmup=positive("BENCH_WARMUP", 2, minimum=0),
+            rounds=positive("BENCH_ROUNDS", 5),
             connections=positive("BENCH_CONNECTIONS", 16),
             threads=positive("BENCH_THREADS", 2),
             workers=positive("BENCH_WORKERS", 2),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import statistics
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -74,10 +75,19 @@ class Result:
     p99_ms: float
     errors: int
     error_detail: str
+    # /healthz's requests per second in the slices interleaved with this page's (None:
+    # measured in one piece, as /healthz itself and the POSTs are).
+    baseline_rps: float | None = None
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    def ratio(self, first_baseline: float) -> float | None:
+        """Requests per second as a share of /healthz's: the /healthz slices interleaved
+        with this page's when there were some, else the run's first /healthz."""
+        baseline = self.baseline_rps or first_baseline
+        return self.rps / baseline if baseline else None
 
 
 def checkout_form(ids: dict, customer: dict, csrf: str) -> str:
@@ -169,22 +179,49 @@ def wrk(config: Config, port: int, endpoint: Endpoint, seconds: int, raw_log) ->
     return dict(json.loads(match.group(1)), statuses={int(k): n for k, n in json.loads(statuses.group(1)).items()})
 
 
-def measure(config: Config, port: int, endpoint: Endpoint, raw_log) -> Result:
+def measure(config: Config, port: int, endpoint: Endpoint, raw_log, baseline: Endpoint | None = None) -> Result:
+    """The endpoint under wrk for config.duration seconds after a warm-up. A page with a
+    `baseline` (/healthz) is measured in config.rounds slices, each after a slice of
+    /healthz and the last followed by one more: the page's ratio is to /healthz at the
+    same moments, so a machine whose speed drifts during the run (other tenants, CPU
+    boost) moves both alike. Its p50 is the median of the slices', p95 and p99 the
+    highest slice's."""
     if config.warmup:
         wrk(config, port, endpoint, config.warmup, raw_log)
-    data = wrk(config, port, endpoint, config.duration, raw_log)
-    socket_errors = {key: data[key] for key in ("connect", "read", "write", "timeout") if data[key]}
+    if baseline is None:
+        return _result(endpoint, [wrk(config, port, endpoint, config.duration, raw_log)])
+    seconds = max(1, config.duration // config.rounds)
+    slices, baseline_slices = [], [wrk(config, port, baseline, seconds, raw_log)]
+    for _round in range(config.rounds):
+        slices.append(wrk(config, port, endpoint, seconds, raw_log))
+        baseline_slices.append(wrk(config, port, baseline, seconds, raw_log))
+    return _result(endpoint, slices, baseline=_result(baseline, baseline_slices))
+
+
+def _result(endpoint: Endpoint, runs: list[dict], baseline: Result | None = None) -> Result:
+    statuses: dict[int, int] = {}
+    socket_errors = dict.fromkeys(("connect", "read", "write", "timeout"), 0)
+    for data in runs:
+        for status, n in data["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + n
+        for kind in socket_errors:
+            socket_errors[kind] += data[kind]
+    socket_errors = {kind: n for kind, n in socket_errors.items() if n}
     detail = ", ".join(
-        [f"{n} × {status}" for status, n in sorted(data["statuses"].items())]
-        + [f"{n} {kind}" for kind, n in socket_errors.items()]
+        [f"{n} × {status}" for status, n in sorted(statuses.items())] + [f"{n} {kind}" for kind, n in socket_errors.items()]
     )
+    errors = sum(data["non2xx"] for data in runs) + sum(socket_errors.values())
+    if baseline is not None and baseline.errors:
+        errors += baseline.errors
+        detail = ", ".join(filter(None, [detail, f"/healthz beside it: {baseline.error_detail}"]))
     return Result(
         endpoint=endpoint,
-        requests=data["requests"],
-        seconds=data["duration_us"] / 1e6,
-        p50_ms=data["p50_us"] / 1000,
-        p95_ms=data["p95_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-        errors=data["non2xx"] + sum(socket_errors.values()),
+        requests=sum(data["requests"] for data in runs),
+        seconds=sum(data["duration_us"] for data in runs) / 1e6,
+        p50_ms=statistics.median(data["p50_us"] for data in runs) / 1000,
+        p95_ms=max(data["p95_us"] for data in runs) / 1000,
+        p99_ms=max(data["p99_us"] for data in runs) / 1000,
+        errors=errors,
         error_detail=detail,
+        baseline_rps=baseline.rps if baseline is not None else None,
     )

@@ -65,7 +65,8 @@ def report(
         f"## make bench — {started:%Y-%m-%d %H:%M %Z}".rstrip(),
         "",
         f"- Machine: {machine()}; wrk and gunicorn share it; load average {load} before the run",
-        f"- Run: {config.duration} s per endpoint after a {config.warmup} s warm-up, "
+        f"- Run: {config.duration} s per endpoint after a {config.warmup} s warm-up (a page's in {config.rounds} "
+        "slices, each beside a slice of /healthz), "
         f"{config.connections} connections, {config.threads} wrk threads, "
         f"gunicorn {config.workers} sync workers, production settings, {database}, a private redis-server "
         "as the cache (sessions, page cache) and the broker",
@@ -81,15 +82,27 @@ def report(
     if results:
         lines += [
             "",
-            "| endpoint | page | req/s | p50 ms | p95 ms | p99 ms | ratio to /healthz | errors |",
-            "|---|---|---:|---:|---:|---:|---:|---:|",
+            "| endpoint | page | req/s | p50 ms | p95 ms | p99 ms | /healthz beside it, req/s | ratio to /healthz "
+            "| ratio to the first /healthz | errors |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
     for result in results:
-        ratio = f"{result.rps / baseline:.2f}" if baseline else "–"
+        ratio = result.ratio(baseline)
         lines.append(
             f"| {result.endpoint.name} `{result.endpoint.shown}` | {result.endpoint.group} | {result.rps:,.0f} | "
-            f"{result.p50_ms:.1f} | {result.p95_ms:.1f} | {result.p99_ms:.1f} | {ratio} | {result.errors} |"
+            f"{result.p50_ms:.1f} | {result.p95_ms:.1f} | {result.p99_ms:.1f} | "
+            f"{f'{result.baseline_rps:,.0f}' if result.baseline_rps else '–'} | "
+            f"{f'{ratio:.2f}' if ratio is not None else '–'} | "
+            f"{f'{result.rps / baseline:.2f}' if baseline else '–'} | {result.errors} |"
         )
+    if any(result.baseline_rps for result in results):
+        lines += [
+            "",
+            f"A page's ratio is to /healthz measured beside it: its {config.duration} s were cut into "
+            f"{config.rounds} slices, each after a slice of /healthz, and one more /healthz slice followed the last "
+            "(p50: the slices' median; p95 and p99: the highest slice's). The first /healthz row is the run's "
+            "start, for comparison.",
+        ]
     failed = [r for r in results if r.errors]
     if failed:
         lines += ["", "Errors: " + "; ".join(f"{r.endpoint.shown}: {r.error_detail}" for r in failed)]
@@ -99,7 +112,8 @@ def report(
         lines += [
             "",
             f"Warning: /healthz changed by {drift:+.0%} between the start and the end of the run "
-            "(other load on the machine?): the ratios are unreliable, run it again.",
+            "(other load on the machine?): the pages' ratios are to /healthz measured beside each of them, "
+            "but a machine this unsteady makes every figure less sure; run it again.",
         ]
     if mixed is not None:
         lines += mixed_report(config, mixed)

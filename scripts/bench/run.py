@@ -28,7 +28,7 @@ from .mixed import mixed_run
 from .report import mean_ms, report
 from .servers import free_port, start_gunicorn, start_redis, stop_gunicorn, stop_process_group, tail, wait_until_healthy
 from .shell_scripts import ORDER_COUNT
-from .targets import target_rows, targets_report
+from .targets import RATIO_TARGETS, target_rows, targets_report
 
 
 def preflight() -> None:
@@ -131,11 +131,15 @@ def serve_and_load(config: Config, env: dict, ids: dict, customer: dict, csrf: s
             for endpoint in targets:
                 if endpoint.form is None:
                     check_200(port, endpoint, log_path)
+            healthz = next(endpoint for endpoint in targets if endpoint.group == "baseline")
             for endpoint in targets if "pages" in config.parts else []:
                 if endpoint.form is not None:
                     check_200(port, endpoint, log_path)
-                log(f"loading {endpoint.shown} for {config.warmup} + {config.duration} s")
-                results.append(measure(config, port, endpoint, raw_log))
+                # Each page's ratio is to /healthz measured between its slices (load.measure).
+                baseline = healthz if endpoint.group in RATIO_TARGETS else None
+                beside = f" in {config.rounds} slices between /healthz's" if baseline else ""
+                log(f"loading {endpoint.shown} for {config.warmup} + {config.duration} s{beside}")
+                results.append(measure(config, port, endpoint, raw_log, baseline=baseline))
                 if server.poll() is not None:
                     raise BenchError(f"gunicorn died during the run; see {log_path}:\n{tail(log_path)}")
             if "mixed" in config.parts:

@@ -32,11 +32,13 @@ def target_rows(config: Config, results: list[Result], documents: dict, mixed: d
     for group, share in RATIO_TARGETS.items():
         pages = [r for r in results if r.endpoint.group == group]
         if pages and baseline:
-            worst = min(pages, key=lambda r: r.rps)
+            worst = min(pages, key=lambda r: r.ratio(baseline))
+            beside = "beside it" if worst.baseline_rps else "first"
             rows.append(Target(
                 f"{group} pages ≥ {share} × /healthz ({len(pages)} pages, the lowest shown)",
-                f"{worst.rps / baseline:.2f} ({worst.endpoint.name}; /healthz {baseline:,.0f} req/s)",
-                worst.rps / baseline >= share,
+                f"{worst.ratio(baseline):.2f} ({worst.endpoint.name}; /healthz {worst.baseline_rps or baseline:,.0f} "
+                f"req/s {beside})",
+                worst.ratio(baseline) >= share,
             ))
     errors = [r for r in results if r.errors]
     if results:
