@@ -16,7 +16,7 @@ What it measures
     /healthz measured beside it, not only at the start: the page's seconds are cut
     into BENCH_ROUNDS slices (5), each after a slice of /healthz, with one more
     /healthz slice after the last. On this shared machine /healthz has ended a run
-    at 0.71-0.93 of its start; a ratio to the start alone judged the later pages
+    at 0.71-1.08 of its start (2026-12-03); a ratio to the start alone judged the later pages
     against a machine that had since slowed down (or sped up). `/healthz` is also
     measured again last: when the machine's other load changes during the run, that
     row drifts from 1.00 and the table warns.
