@@ -53,7 +53,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(tra
 
 QUEUE = "celery"  # the private Redis serves this test only: the default queue is ours
 DOCUMENTS_SECONDS = 60  # every confirmed order's documents, after the traffic
-LONG_ORDER_LINES = 60  # a multi-page contract: slow enough to kill its worker mid-PDF
+LONG_ORDER_LINES = 120  # a multi-page contract: slow enough to kill its worker mid-PDF, also when CI starves the test
 OUTAGE_SECONDS = 4  # how long Redis stays down
 OUTAGE_REQUEST_SECONDS = 3  # the longest a request may take while Redis is down
 # Log lines shown when a scenario fails, wherever they are in the logs.
