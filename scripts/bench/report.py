@@ -88,12 +88,13 @@ def report(
         ]
     for result in results:
         ratio = result.ratio(baseline)
+        beside = f"{result.baseline_rps:,.0f}" if result.baseline_rps else "–"
+        shown_ratio = f"{ratio:.2f}" if ratio is not None else "–"
+        to_first = f"{result.rps / baseline:.2f}" if baseline else "–"
         lines.append(
             f"| {result.endpoint.name} `{result.endpoint.shown}` | {result.endpoint.group} | {result.rps:,.0f} | "
-            f"{result.p50_ms:.1f} | {result.p95_ms:.1f} | {result.p99_ms:.1f} | "
-            f"{f'{result.baseline_rps:,.0f}' if result.baseline_rps else '–'} | "
-            f"{f'{ratio:.2f}' if ratio is not None else '–'} | "
-            f"{f'{result.rps / baseline:.2f}' if baseline else '–'} | {result.errors} |"
+            f"{result.p50_ms:.1f} | {result.p95_ms:.1f} | {result.p99_ms:.1f} | {beside} | {shown_ratio} | "
+            f"{to_first} | {result.errors} |"
         )
     if any(result.baseline_rps for result in results):
         lines += [
