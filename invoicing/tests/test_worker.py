@@ -45,6 +45,7 @@ from tests.support.helpers import (
     process_stop,
     queue_declared,
     redis_queue_delete,
+    wait_for,
 )
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -64,24 +65,13 @@ class Worker:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait(self, predicate, timeout, what, *, interval=0.05):
+        """wait_for `predicate`, failing at once with the worker's log if the worker exits."""
+        return wait_for(predicate, timeout, what, logs=self.log, processes=[self.process], interval=interval)
+
     def wait_declared(self, timeout=WORKER_START_SECONDS):
         """Until the worker has declared its queue on the broker (it consumes then)."""
-        wait_for(lambda: queue_declared(self.broker_url, self.queue), timeout, f"worker on {self.queue}", self)
-
-
-def wait_for(predicate, timeout, what, worker=None, interval=0.05):
-    """predicate()'s first truthy value within `timeout` seconds; else the test fails,
-    showing the worker's log."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if worker is not None and worker.process.poll() is not None:
-            pytest.fail(f"the worker exited ({worker.process.returncode}) waiting for {what}:\n{worker.log()}")
-        time.sleep(interval)
-    detail = f"\nworker log:\n{worker.log()}" if worker is not None else ""
-    pytest.fail(f"no {what} within {timeout}s{detail}")
+        self.wait(lambda: queue_declared(self.broker_url, self.queue), timeout, f"worker on {self.queue}")
 
 
 @pytest.fixture
@@ -202,7 +192,7 @@ def test_a_confirmed_order_gets_its_invoice_and_contract_from_a_worker_on_redis(
     assert order.status == Order.Status.SUCCESS
     job = DocumentJob.objects.get(order=order)
     assert job.enqueued_at is not None, "the job was not handed to the broker"
-    job = wait_for(lambda: job_done(order), DOCUMENTS_SECONDS, "documents", worker, interval=0.2)
+    job = worker.wait(lambda: job_done(order), DOCUMENTS_SECONDS, "documents", interval=0.2)
     assert job.attempts == 1
     assert worker_pid(job) == worker.process.pid, "made by another process than the solo worker"
     assert_documents_once(order, documents_dir)
@@ -218,7 +208,7 @@ def test_with_redis_down_the_confirmation_succeeds_and_the_sweeper_sends_the_job
     worker.wait_declared()
     # The shop has been publishing: this process holds a connection to Redis.
     first = confirmed(order_in(Order.Status.IN_TRADE))
-    wait_for(lambda: job_done(first), DOCUMENTS_SECONDS, "documents of the first order", worker, interval=0.2)
+    worker.wait(lambda: job_done(first), DOCUMENTS_SECONDS, "documents of the first order", interval=0.2)
     order = order_in(Order.Status.IN_TRADE)
 
     private_redis.stop()
@@ -248,7 +238,7 @@ def test_with_redis_down_the_confirmation_succeeds_and_the_sweeper_sends_the_job
     sent = invoicing_services.documents_sweep(now=later)
 
     assert sent == [order.pk]
-    job = wait_for(lambda: job_done(order), DOCUMENTS_SECONDS, "documents after the sweep", worker, interval=0.2)
+    job = worker.wait(lambda: job_done(order), DOCUMENTS_SECONDS, "documents after the sweep", interval=0.2)
     assert job.attempts == 1
     assert_documents_once(order, documents_dir)
     assert_documents_once(first, documents_dir)
@@ -267,11 +257,10 @@ def test_a_worker_killed_mid_task_gets_the_task_again_and_the_documents_are_made
     worker.wait_declared()
 
     confirmed(order)
-    running = wait_for(
+    running = worker.wait(
         lambda: DocumentJob.objects.filter(order=order, status=DocumentJob.Status.RUNNING).exclude(worker="").first(),
         DOCUMENTS_SECONDS,
         "job running on the worker",
-        worker,
         interval=0.01,
     )
     child = worker_pid(running)
@@ -279,11 +268,10 @@ def test_a_worker_killed_mid_task_gets_the_task_again_and_the_documents_are_made
     assert parent_pid(child) == worker.process.pid, f"{child} is not a child of the worker we started"
     # The worst moment: the invoice sheet is on disk, its transaction not committed,
     # the contract still rendering.
-    wait_for(
+    worker.wait(
         lambda: [name for name in stored_files(documents_dir) if name.startswith("invoices/")],
         DOCUMENTS_SECONDS,
         "the invoice sheet of the first run",
-        worker,
         interval=0.01,
     )
     os.kill(child, signal.SIGKILL)
@@ -293,7 +281,7 @@ def test_a_worker_killed_mid_task_gets_the_task_again_and_the_documents_are_made
     assert killed.status == DocumentJob.Status.RUNNING and killed.attempts == 1, (
         f"the task finished before the kill ({killed.status}, {killed.attempts} attempts): make the order longer"
     )
-    job = wait_for(lambda: job_done(order), DOCUMENTS_SECONDS, "documents after the kill", worker, interval=0.2)
+    job = worker.wait(lambda: job_done(order), DOCUMENTS_SECONDS, "documents after the kill", interval=0.2)
     assert job.attempts == 2, "the message was not delivered again after its worker was killed"
     assert worker_pid(job) not in (child, worker.process.pid)
     assert "WorkerLostError" in worker.log() or "exited prematurely" in worker.log(), worker.log()

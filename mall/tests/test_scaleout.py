@@ -18,7 +18,6 @@ import secrets
 import subprocess
 import sys
 import threading
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from invoicing.models import Contract, DocumentJob, Invoice
 from invoicing.tests.conftest import write_signing_pair
 from orders.models import Order, OrderEvent
 from orders.tests.factories import order_in
-from tests.support.helpers import BASE_DIR, LOCALHOST, RedisServer, database_url, free_port, process_stop
+from tests.support.helpers import BASE_DIR, LOCALHOST, RedisServer, database_url, free_port, process_stop, wait_for
 from tests.support.s3server import S3Server
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -70,6 +69,11 @@ class Cluster:
         paths = [log for *_, log in self.webs + self.workers]
         return "\n".join(f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}" for path in paths)
 
+    def wait(self, predicate, timeout, what):
+        """wait_for `predicate`, failing at once with the logs if a process exits."""
+        processes = [process for process, *_ in self.webs + self.workers]
+        return wait_for(predicate, timeout, what, logs=self.logs, processes=processes)
+
     def ready(self, port: int) -> bool:
         """/readyz answers 200: the process reaches the database and Redis."""
         try:
@@ -98,19 +102,6 @@ class Cluster:
             return response.status, dict(response.getheaders()), response.read()
         finally:
             connection.close()
-
-
-def wait_for(predicate, timeout, what, cluster: Cluster):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        for process, *_ in cluster.webs + cluster.workers:
-            if process.poll() is not None:
-                pytest.fail(f"a process exited ({process.returncode}) waiting for {what}:\n{cluster.logs()}")
-        time.sleep(0.1)
-    pytest.fail(f"no {what} within {timeout}s:\n{cluster.logs()}")
 
 
 def start(command, env, log_path) -> subprocess.Popen:
@@ -188,10 +179,10 @@ def cluster(transactional_db, tmp_path, s3):
             cleanup.callback(process_stop, process)
             cluster.webs.append((process, port, log))
         for _process, port, _log in cluster.webs:
-            wait_for(lambda port=port: cluster.ready(port), START_SECONDS, f"/readyz 200 on port {port}", cluster)
+            cluster.wait(lambda port=port: cluster.ready(port), START_SECONDS, f"/readyz 200 on port {port}")
         for _process, name, log in cluster.workers:
-            wait_for(lambda log=log, name=name: f"{name} ready." in log.read_text(errors="replace"),
-                     START_SECONDS, f"worker {name} ready", cluster)
+            cluster.wait(lambda log=log, name=name: f"{name} ready." in log.read_text(errors="replace"),
+                         START_SECONDS, f"worker {name} ready")
         yield cluster
 
 
@@ -240,7 +231,7 @@ def test_two_web_processes_and_two_workers_make_each_document_once_and_lose_none
     def all_done():
         return DocumentJob.objects.filter(order__in=orders, status=DocumentJob.Status.DONE).count() == ORDERS
 
-    wait_for(all_done, DOCUMENTS_SECONDS, f"documents of {ORDERS} orders", cluster)
+    cluster.wait(all_done, DOCUMENTS_SECONDS, f"documents of {ORDERS} orders")
 
     keys = s3.keys(cluster.bucket)
     for order in orders:

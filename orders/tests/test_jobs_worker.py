@@ -11,7 +11,6 @@ before and after.
 
 import json
 import os
-import time
 from datetime import timedelta
 
 import pytest
@@ -30,22 +29,13 @@ from tests.support.helpers import (
     process_stop,
     queue_declared,
     redis_queue_delete,
+    wait_for,
 )
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 QUEUE = "celery"  # the default queue: the jobs' own email and SMS tasks land there too
 S = Order.Status
-
-
-def wait_for(predicate, timeout, what, log_path):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"no {what} within {timeout}s\nworker log:\n{log_path.read_text(errors='replace')}")
 
 
 def test_beat_scheduled_jobs_run_on_a_real_worker(tmp_path):
@@ -78,13 +68,14 @@ def test_beat_scheduled_jobs_run_on_a_real_worker(tmp_path):
         }
         env.pop("CELERY_BROKER_URL", None)
         process = celery_worker_start(queue=QUEUE, env=env, log_path=log_path)
+        worker = {"logs": lambda: f"worker log:\n{log_path.read_text(errors='replace')}", "processes": [process]}
         try:
-            wait_for(lambda: queue_declared(broker_url, QUEUE), 20, "worker on the queue", log_path)
+            wait_for(lambda: queue_declared(broker_url, QUEUE), 20, "worker on the queue", **worker)
             with celery_publishing_to(celery_app, broker_url, QUEUE):
                 tasks.reminders_send_task.delay()
                 tasks.orders_expire_due_task.delay()
-            wait_for(lambda: sms_gateway.received, 30, "SMS at the gateway", log_path)
-            wait_for(lambda: Order.objects.get(pk=stale.pk).status == S.FAILED, 30, "expired order", log_path)
+            wait_for(lambda: sms_gateway.received, 30, "SMS at the gateway", **worker)
+            wait_for(lambda: Order.objects.get(pk=stale.pk).status == S.FAILED, 30, "expired order", **worker)
         finally:
             process_stop(process)
             redis_queue_delete(broker_url, QUEUE)

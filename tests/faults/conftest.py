@@ -5,7 +5,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,18 +20,6 @@ from tests.support.traffic import Shopper
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
-
-
-def wait_for(predicate, timeout, what, logs=None, interval=0.1):
-    """predicate()'s first truthy value within `timeout` seconds; else the test fails
-    with the processes' logs."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    pytest.fail(f"no {what} within {timeout}s\n{logs() if logs else ''}")
 
 
 def make_shoppers(count, *, orders_each, long_order_lines=0):

@@ -35,6 +35,7 @@ from tests.support.helpers import (
     parent_pid,
     process_stop,
     queue_declared,
+    wait_for,
     worker_answers,
 )
 from tests.support.traffic import (
@@ -47,7 +48,7 @@ from tests.support.traffic import (
     web_server_start,
 )
 
-from .conftest import make_shoppers, wait_for
+from .conftest import make_shoppers
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -82,7 +83,7 @@ class Shop:
     def wait_worker(self):
         wait_for(
             lambda: queue_declared(self.redis.url, QUEUE) and worker_answers(self.redis.url, QUEUE),
-            30, "the worker connected to Redis (its queue declared, a ping answered)", self.logs,
+            30, "the worker connected to Redis (its queue declared, a ping answered)", logs=self.logs,
         )
 
     def logs(self) -> str:
@@ -106,7 +107,7 @@ class Shop:
         done is sent again (documents_generate makes each document once), then wait."""
         result = manage("documents_sweep", env={**self.env, "DOCUMENTS_SWEEP_AFTER_MINUTES": "0"})
         assert result.returncode == 0, result.stderr
-        wait_for(lambda: jobs_not_done(self.database) == 0, DOCUMENTS_SECONDS, "every document job done", self.logs, 0.3)
+        wait_for(lambda: jobs_not_done(self.database) == 0, DOCUMENTS_SECONDS, "every document job done", logs=self.logs, interval=0.3)
 
     def stored_files(self) -> list[str]:
         documents = self.media / "documents"
@@ -173,7 +174,7 @@ def test_redis_stopped_and_started_again_during_traffic(shop_factory):
     traffic.assign(to_confirm)
 
     traffic.start()
-    wait_for(lambda: len(traffic.since(0, "confirm")) >= 2, 20, "confirmations before the outage", shop.logs)
+    wait_for(lambda: len(traffic.since(0, "confirm")) >= 2, 20, "confirmations before the outage", logs=shop.logs)
     shop.redis.stop()
     down = time.monotonic()
     # Beside the stream, for certain: a checkout and a confirmation while Redis is down.
@@ -200,7 +201,7 @@ def test_redis_stopped_and_started_again_during_traffic(shop_factory):
     assert traffic.succeeded(traffic.confirm(shoppers[2], after_outage))
     wait_for(
         lambda: job_row(shop, after_outage)[0] == "done", DOCUMENTS_SECONDS, "the documents after the outage",
-        lambda: f"job (status, attempts, worker): {job_row(shop, after_outage)}\n{shop.logs()}", 0.1,
+        logs=lambda: f"job (status, attempts, worker): {job_row(shop, after_outage)}\n{shop.logs()}",
     )
     status, attempts, worker = job_row(shop, after_outage)
     assert (attempts, worker) == (1, f"{socket.gethostname()}:{shop.worker.pid}"), "not made by the worker (solo pool)"
@@ -229,7 +230,7 @@ def test_a_worker_killed_mid_pdf_during_traffic_makes_every_document_once(shop_f
     # not committed), the contract still rendering.
     wait_for(
         lambda: [name for name in shop.stored_files() if long_order in name and name.startswith("invoices/")],
-        DOCUMENTS_SECONDS, "the long order's invoice sheet", shop.logs, 0.01,
+        DOCUMENTS_SECONDS, "the long order's invoice sheet", logs=shop.logs, interval=0.01,
     )
     job = running_job(shop, long_order)
     child = int(job[1].rpartition(":")[2])
@@ -286,12 +287,12 @@ def test_postgresql_restarted_during_traffic(private_postgres, shop_factory):
     traffic.assign(to_confirm)
 
     traffic.start()
-    wait_for(lambda: len(traffic.since(0, "confirm")) >= 2, 20, "confirmations before the outage", shop.logs)
+    wait_for(lambda: len(traffic.since(0, "confirm")) >= 2, 20, "confirmations before the outage", logs=shop.logs)
     private_postgres.stop()
     down = time.monotonic()
     # Beside the stream, for certain: a checkout and a confirmation while PostgreSQL is down.
     outage_posts = [traffic.checkout(shoppers[1], 1), traffic.confirm(shoppers[1], in_outage)]
-    wait_for(lambda: answered_after(traffic, down, "browse", "checkout", "confirm", status=503), 20, "503s", shop.logs)
+    wait_for(lambda: answered_after(traffic, down, "browse", "checkout", "confirm", status=503), 20, "503s", logs=shop.logs)
     private_postgres.start_again()
     up = time.monotonic()
     # The stream goes on until pages and checkouts were answered again after the restart.
@@ -310,7 +311,7 @@ def test_postgresql_restarted_during_traffic(private_postgres, shop_factory):
     # A confirmation after the restart goes through to the worker, whose connection to
     # the database was cut too.
     assert traffic.succeeded(traffic.confirm(shoppers[2], after_outage))
-    wait_for(lambda: job_row(shop, after_outage)[0] == "done", DOCUMENTS_SECONDS, "the documents after the restart", shop.logs, 0.1)
+    wait_for(lambda: job_row(shop, after_outage)[0] == "done", DOCUMENTS_SECONDS, "the documents after the restart", logs=shop.logs)
 
     traffic.retry_failed()  # the customers who met a 503 submit again, with the same tokens
     assert not traffic.keys("checkout", succeeded=False) - traffic.keys("checkout", succeeded=True)

@@ -11,7 +11,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 from django.db import connection
+
+
+def wait_for(predicate, timeout, what, *, logs=None, processes=(), interval=0.1):
+    """predicate()'s first truthy value within `timeout` seconds, asked every `interval`
+    seconds. Otherwise the test fails, showing `logs()` (the logs of the processes it
+    waits on): when the time is up, or as soon as one of `processes` (Popen) has exited."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        for process in processes:
+            if process.poll() is not None:
+                pytest.fail(f"a process exited ({process.returncode}) waiting for {what}\n{logs() if logs else ''}")
+        time.sleep(interval)
+    pytest.fail(f"no {what} within {timeout}s\n{logs() if logs else ''}")
 
 
 def run_concurrently(target, count, *, timeout=120):
