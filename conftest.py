@@ -91,11 +91,32 @@ def pytest_runtest_setup(item):
         if problem is None:
             _tier_outcomes.setdefault(tier, "ran")
             continue
-        _tier_outcomes[tier] = f"skipped: {problem}"
-        message = f"{tier} tier cannot run: {problem}"
-        if REQUIRE_SERVICES:
-            pytest.fail(f"{message} (REQUIRE_SERVICES=1)", pytrace=False)
-        pytest.skip(message)
+        _cannot_run(tier, problem)
+
+
+def _cannot_run(tier: str, problem: str):
+    """Skip the test, or with REQUIRE_SERVICES=1 fail it; the summary shows the tier skipped."""
+    _tier_outcomes[tier] = f"skipped: {problem}"
+    message = f"{tier} tier cannot run: {problem}"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message} (REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of this test only, on a free port of 127.0.0.1 (RedisServer in
+    tests/support/helpers.py), which the test may stop, start again, or SIGSTOP: nobody
+    else uses it. Stopped at the end of the test."""
+    import shutil
+
+    from tests.support.helpers import RedisServer
+
+    if shutil.which("redis-server") is None:
+        _cannot_run("redis", "no redis-server executable for a private Redis (Debian's redis-server)")
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
 
 
 def pytest_terminal_summary(terminalreporter):

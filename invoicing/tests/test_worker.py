@@ -14,7 +14,6 @@ Redis down at confirm time, and the pool child running the task killed mid-task.
 import hashlib
 import logging
 import os
-import shutil
 import signal
 import socket
 import time
@@ -37,7 +36,6 @@ from orders import services as order_services
 from orders.models import Order
 from orders.tests.factories import order_in
 from tests.support.helpers import (
-    RedisServer,
     celery_publishing_to,
     celery_worker_start,
     database_url,
@@ -91,21 +89,6 @@ def documents_dir(tmp_path, settings):
         },
     }
     return directory
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    """A redis-server of this test only, on a free port of 127.0.0.1."""
-    if shutil.which("redis-server") is None:
-        message = "the redis tier's fault tests need the redis-server executable (Debian's redis-server)"
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{message} (REQUIRE_SERVICES=1)", pytrace=False)
-        pytest.skip(message)
-    server = RedisServer(tmp_path / "redis").start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

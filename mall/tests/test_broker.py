@@ -76,25 +76,14 @@ class Broker:
 
 
 @pytest.fixture
-def private_server(tmp_path):
-    server = RedisServer(tmp_path / "redis").start()
-    try:
-        yield server
-    finally:
-        if server.process is not None and server.process.poll() is None:
-            os.kill(server.process.pid, signal.SIGCONT)  # a stopped process ignores SIGTERM
-        server.stop()
-
-
-@pytest.fixture
-def broker(private_server):
+def broker(private_redis):
     """This process publishes to a queue of its own on the private server (SIGCONTed
     before the publishing pools are closed); the breaker starts and ends closed."""
     queue = f"test-broker-{uuid.uuid4().hex}"
-    current = Broker(private_server, queue)
+    current = Broker(private_redis, queue)
     breaker.reset()
     try:
-        with celery_publishing_to(app, private_server.url, queue):
+        with celery_publishing_to(app, private_redis.url, queue):
             try:
                 yield current
             finally:
@@ -354,10 +343,10 @@ class ForgetfulProxy:
                 pair["client"].close()
 
 
-def test_a_pooled_connection_the_broker_forgot_is_replaced_and_the_publish_goes_through(private_server, caplog):
-    proxy = ForgetfulProxy(private_server.port)
+def test_a_pooled_connection_the_broker_forgot_is_replaced_and_the_publish_goes_through(private_redis, caplog):
+    proxy = ForgetfulProxy(private_redis.port)
     queue = f"test-broker-{uuid.uuid4().hex}"
-    current = Broker(private_server, queue)
+    current = Broker(private_redis, queue)
     breaker.reset()
     try:
         with celery_publishing_to(app, proxy.url, queue):

@@ -6,24 +6,16 @@ import pytest
 from redis import Redis
 
 from mall.cache import PAUSE_SECONDS, FailOpenRedisCache
-from tests.support.helpers import RedisServer
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-def redis_server(tmp_path):
-    server = RedisServer(tmp_path / "redis").start()
-    yield server
-    server.stop()
 
 
 def cache_on(server):
     return FailOpenRedisCache(server.url, {"OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}})
 
 
-def test_works_as_a_redis_cache_while_redis_is_up(redis_server):
-    cache = cache_on(redis_server)
+def test_works_as_a_redis_cache_while_redis_is_up(private_redis):
+    cache = cache_on(private_redis)
     cache.set("a", {"x": 1})
     assert cache.get("a") == {"x": 1}
     assert cache.add("a", 2) is False
@@ -35,11 +27,11 @@ def test_works_as_a_redis_cache_while_redis_is_up(redis_server):
         cache.incr("never-set")
 
 
-def test_incr_counts_on_in_the_window_it_was_added_for(redis_server):
+def test_incr_counts_on_in_the_window_it_was_added_for(private_redis):
     # A rate limit's counter: added with its window, then counted up in one round trip
     # (a script), keeping the window; a counter that has expired is not brought back.
-    cache = cache_on(redis_server)
-    raw = Redis.from_url(redis_server.url)
+    cache = cache_on(private_redis)
+    raw = Redis.from_url(private_redis.url)
     assert cache.add("window", 1, 100) is True
     assert [cache.incr("window") for _ in range(3)] == [2, 3, 4]
     assert 90 < raw.ttl(cache.make_key("window")) <= 100
@@ -50,10 +42,10 @@ def test_incr_counts_on_in_the_window_it_was_added_for(redis_server):
     assert raw.exists(cache.make_key("short")) == 0
 
 
-def test_an_outage_is_a_miss_and_the_cache_works_again_after_a_restart(redis_server, caplog):
-    cache = cache_on(redis_server)
+def test_an_outage_is_a_miss_and_the_cache_works_again_after_a_restart(private_redis, caplog):
+    cache = cache_on(private_redis)
     cache.set("kept", "before")
-    redis_server.stop()
+    private_redis.stop()
 
     started = time.monotonic()
     assert cache.get("kept", "default") == "default"
@@ -69,7 +61,7 @@ def test_an_outage_is_a_miss_and_the_cache_works_again_after_a_restart(redis_ser
     # No retries with backoff: the whole outage above cost well under a second.
     assert time.monotonic() - started < 1
 
-    redis_server.start()
+    private_redis.start()
     time.sleep(PAUSE_SECONDS)  # the process leaves Redis alone this long after a failure
     cache.set("after", "yes")
     assert cache.get("after") == "yes"

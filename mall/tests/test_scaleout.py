@@ -31,7 +31,7 @@ from invoicing.models import Contract, DocumentJob, Invoice
 from invoicing.tests.conftest import write_signing_pair
 from orders.models import Order, OrderEvent
 from orders.tests.factories import order_in
-from tests.support.helpers import BASE_DIR, LOCALHOST, RedisServer, database_url, free_port, process_stop, wait_for
+from tests.support.helpers import BASE_DIR, LOCALHOST, database_url, free_port, process_stop, wait_for
 from tests.support.s3server import S3Server
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -122,14 +122,12 @@ def s3(tmp_path):
 
 
 @pytest.fixture
-def cluster(transactional_db, tmp_path, s3):
+def cluster(transactional_db, tmp_path, s3, private_redis):
     """Two gunicorn web processes and two Celery workers (own node names) on the test
     database, a private Redis, one bucket and one signing pair; production settings."""
     cleanup = ExitStack()
     cluster = Cluster(tmp_path)
     with cleanup:
-        redis = RedisServer(tmp_path / "redis").start()
-        cleanup.callback(redis.stop)
         signing_key, signing_cert = write_signing_pair(tmp_path / "signing")
         static_root = tmp_path / "static"
         static_root.mkdir()
@@ -141,7 +139,7 @@ def cluster(transactional_db, tmp_path, s3):
             "DJANGO_SECRET_KEY": django_settings.SECRET_KEY,
             "DJANGO_ALLOWED_HOSTS": LOCALHOST,
             "DATABASE_URL": database_url(django_settings.DATABASES["default"]),
-            "REDIS_URL": redis.url,
+            "REDIS_URL": private_redis.url,
             "SIGNING_KEY": signing_key,
             "SIGNING_CERT": signing_cert,
             "STATIC_ROOT": str(static_root),

@@ -62,13 +62,13 @@ NOTABLE = re.compile(r"broker|Broker|received|succeeded|retry|Retry|ERROR|docume
 
 
 class Shop:
-    """The processes of one scenario: redis-server, worker, gunicorn; all stopped at the end."""
+    """The processes of one scenario on its private redis-server: worker and gunicorn, both
+    stopped at the end."""
 
-    def __init__(self, tmp_path, *, database: str, pool="solo"):
-        self.tmp_path, self.database = tmp_path, database
+    def __init__(self, tmp_path, *, redis: RedisServer, database: str, pool="solo"):
+        self.tmp_path, self.database, self.redis = tmp_path, database, redis
         self.media = tmp_path / "media"
         (self.media / "documents").mkdir(parents=True, exist_ok=True)
-        self.redis = RedisServer(tmp_path / "redis").start()
         self.env = server_env(
             database_url=database, redis_url=self.redis.url, media_root=self.media, secret_key=settings.SECRET_KEY
         )
@@ -100,7 +100,6 @@ class Shop:
     def stop(self):
         for process in (self.server, self.worker):
             process_stop(process)
-        self.redis.stop()
 
     def sweep_and_wait(self):
         """The sweeper as beat runs it, without waiting its 10 minutes: every job not
@@ -115,12 +114,12 @@ class Shop:
 
 
 @pytest.fixture
-def shop_factory(tmp_path, transactional_db):
+def shop_factory(tmp_path, transactional_db, private_redis):
     shops = []
 
     def start(**kwargs):
         kwargs.setdefault("database", database_url(settings.DATABASES["default"]))
-        shop = Shop(tmp_path, **kwargs)
+        shop = Shop(tmp_path, redis=private_redis, **kwargs)
         shops.append(shop)
         return shop
 

@@ -158,6 +158,8 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
+            if self.process.poll() is None:
+                _signal_group(self.process, signal.SIGCONT)  # a SIGSTOPped server acts on SIGTERM only then
             process_stop(self.process)
             self.process = None
 
