@@ -19,7 +19,13 @@ from django.utils.http import urlsafe_base64_decode
 
 from accounts.tests.factories import UserFactory
 from mall.celery import app as celery_app
-from tests.support.helpers import celery_publishing_to, celery_worker_start, process_stop, redis_queue_delete
+from tests.support.helpers import (
+    celery_publishing_to,
+    celery_worker_start,
+    process_stop,
+    redis_queue_delete,
+    wait_for,
+)
 
 RESET_LINK = re.compile(r"http://testserver/accounts/password-reset/(?P<uid>[^/\s]+)/(?P<token>[^/\s]+)/")
 WORKER_WAIT_SECONDS = 30
@@ -55,19 +61,16 @@ def redis_worker(tmp_path):
 
 
 def _wait_for_email_file(worker, mail_dir, log_path):
-    deadline = time.monotonic() + WORKER_WAIT_SECONDS
-    while time.monotonic() < deadline:
+    def written():
         files = sorted(mail_dir.glob("*.log"))
-        if files and files[0].stat().st_size:
-            time.sleep(0.2)  # the backend writes and closes the file in one go; let it finish
-            return files
-        if worker.poll() is not None:
-            break
-        time.sleep(0.2)
-    pytest.fail(
-        f"no email from the worker within {WORKER_WAIT_SECONDS}s (exit code {worker.poll()}):\n"
-        + log_path.read_text(errors="replace")
+        return files if files and files[0].stat().st_size else None
+
+    files = wait_for(
+        written, WORKER_WAIT_SECONDS, "email from the worker", interval=0.2, processes=[worker],
+        logs=lambda: log_path.read_text(errors="replace"),
     )
+    time.sleep(0.2)  # the backend writes and closes the file in one go; let it finish
+    return files
 
 
 def _parse_email_file(path):
