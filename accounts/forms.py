@@ -14,6 +14,7 @@ from mall.celery import enqueue_on_commit
 from mall.tasks import email_send_task
 
 from .models import Address, InvoiceProfile, User
+from .services import ADDRESS_FIELDS, INVOICE_PROFILE_FIELDS
 from .validators import (
     cn_mobile_to_e164,
     invoice_profile_errors,
@@ -116,18 +117,7 @@ class InvoiceProfileForm(forms.ModelForm):
 
     class Meta:
         model = InvoiceProfile
-        fields = [
-            "kind",
-            "title_type",
-            "title",
-            "taxpayer_id",
-            "address",
-            "phone",
-            "bank",
-            "account",
-            "contact",
-            "contact_phone",
-        ]
+        fields = INVOICE_PROFILE_FIELDS  # what the services set: one list
         widgets = {"kind": forms.RadioSelect, "title_type": forms.RadioSelect}
         help_texts = {
             "kind": _("A special VAT invoice needs every registration detail below."),
@@ -164,7 +154,7 @@ class AddressForm(forms.ModelForm):
 
     class Meta:
         model = Address
-        fields = ["recipient", "mobile", "region", "detail", "postal_code"]
+        fields = ADDRESS_FIELDS
         help_texts = {"region": _("Province, city and district, e.g. 上海市 闵行区.")}
 
     def clean_mobile(self):
