@@ -67,7 +67,7 @@ start() {  # start NAME ENV... -- PYTEST ARGS...: one pass in the background
   local envs=()
   while [ "$1" != "--" ]; do envs+=("$1"); shift; done
   shift
-  env "${envs[@]}" "$PY" -m pytest --create-db -p no:cacheprovider "$@" >"var/test-$name.log" 2>&1 &
+  env "${envs[@]}" "$PY" -m pytest --create-db -p no:cacheprovider --durations=10 "$@" >"var/test-$name.log" 2>&1 &
   names+=("$name") pids+=("$!")
   echo "make test: $name pass started (var/test-$name.log)"
 }
