@@ -104,6 +104,13 @@ def _cannot_run(tier: str, problem: str):
 
 
 @pytest.fixture
+def cannot_run():
+    """cannot_run(tier, problem): for a fixture that finds, once the tier's service answered,
+    that something else the test needs is missing (a server's executable)."""
+    return _cannot_run
+
+
+@pytest.fixture
 def private_redis(tmp_path):
     """A redis-server of this test only, on a free port of 127.0.0.1 (RedisServer in
     tests/support/helpers.py), which the test may stop, start again, or SIGSTOP: nobody
