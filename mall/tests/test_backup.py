@@ -200,6 +200,8 @@ def test_a_restored_shop_has_the_same_rows_and_files_valid_signatures_and_reconc
 
     manifest = json.loads((backup / "manifest.json").read_text())
     assert manifest["database"] == connection.settings_dict["NAME"]
+    head = subprocess.run(["git", "-C", str(BASE_DIR), "rev-parse", "HEAD"], capture_output=True, text=True)
+    assert manifest["revision"] == head.stdout.strip() and len(manifest["revision"]) == 40
     assert manifest["dump"]["sha256"] == hashlib.sha256((backup / "database.dump").read_bytes()).hexdigest()
     assert manifest["documents"]["files"] == 6  # 2 sheets, 2 contracts, 1 official PDF, 1 slip
     assert sorted(path.name for path in backup.iterdir()) == ["database.dump", "documents.tar", "manifest.json"]
