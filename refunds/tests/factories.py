@@ -17,14 +17,17 @@ from refunds.models import RefundRequest
 MOBILE = "138 0013 8000"
 
 
-def refundable_order(status=Order.Status.SUCCESS, *, documents=True, window_days=7, items=None, **kwargs) -> Order:
+def refundable_order(
+    status=Order.Status.SUCCESS, *, documents=True, window_days=7, platform_refundable=True, items=None, **kwargs
+) -> Order:
     """An order approved today in `status` (交易中 or 交易成功) whose services are on a
-    refundable platform with a `window_days` refund window. With `documents` (交易成功
-    only) its invoice and contract are made, as the worker makes them after commit.
-    `items`: [(service, quantity)], default one service at ¥2000.00."""
+    platform with `platform_refundable` (the customer may ask for a refund there) and have
+    a `window_days` refund window. With `documents` (交易成功 only) its invoice and
+    contract are made, as the worker makes them after commit. `items`: [(service,
+    quantity)], default one service at ¥2000.00; `kwargs` go to order_in (customer, …)."""
     order = order_in(status, services_and_quantities=items or [(ServiceFactory(), 1)], **kwargs)
     for line in order.lines.select_related("service__platform"):
-        line.service.platform.refundable = True
+        line.service.platform.refundable = platform_refundable
         line.service.platform.save(update_fields=["refundable"])
         line.service.refund_window_days = window_days
         line.service.save(update_fields=["refund_window_days"])

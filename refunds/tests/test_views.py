@@ -19,9 +19,10 @@ from pytest_django.asserts import assertRedirects, assertTemplateUsed
 
 from accounts.tests.factories import UserFactory
 from orders.models import Order
-from orders.tests.factories import order_in
 from refunds import services
 from refunds.models import RefundRequest
+
+from .factories import refund_completed, refund_requested, refundable_order
 
 pytestmark = pytest.mark.django_db
 
@@ -34,35 +35,17 @@ R = RefundRequest.Status
 # --- Test data --------------------------------------------------------------------------------
 
 
-def refundable(status=S.SUCCESS, *, customer=None, platform_refundable=True, window_days=7) -> Order:
-    """An order approved today (¥2000.00 paid) whose one service is on a platform with
-    `platform_refundable` and has a `window_days` refund window."""
-    order = order_in(status, **({"customer": customer} if customer else {}))
-    service = order.lines.first().service
-    service.platform.refundable = platform_refundable
-    service.platform.save()
-    service.refund_window_days = window_days
-    service.save()
-    order.refresh_from_db()
-    return order
+def refundable(status=S.SUCCESS, **kwargs) -> Order:
+    """An order approved today (¥2000.00 paid) on a refundable platform with a 7-day refund
+    window unless `kwargs` say otherwise (refundable_order's); its documents are not made:
+    the customer's pages do not need them."""
+    return refundable_order(status, documents=False, **kwargs)
 
 
 def approved_days_ago(order, days) -> Order:
     Order.objects.filter(pk=order.pk).update(approved_at=timezone.now() - timedelta(days=days))
     order.refresh_from_db()
     return order
-
-
-def requested(order, amount="500.00", reason=RefundRequest.Reason.UNWANTED) -> RefundRequest:
-    return services.refund_request(
-        order=order, actor=order.customer, amount=amount, reason=reason, contact_mobile="13800138000"
-    )
-
-
-def completed(order, amount="500.00", reference="BANK-0001") -> RefundRequest:
-    finance = UserFactory(staff=True)
-    refund = services.refund_approve(refund=requested(order, amount), actor=finance)
-    return services.refund_complete(refund=refund, actor=finance, reference=reference, refunded_on=timezone.localdate())
 
 
 def form_data(**overrides):
@@ -110,11 +93,11 @@ INELIGIBLE = {
     "platform not refundable": lambda c: refundable(customer=c, platform_refundable=False),
     "no refund window": lambda c: refundable(customer=c, window_days=0),
     "window closed": lambda c: approved_days_ago(refundable(customer=c, window_days=7), 8),
-    "refund open": lambda c: Order.objects.get(pk=requested(refundable(customer=c)).order_id),
+    "refund open": lambda c: Order.objects.get(pk=refund_requested(refundable(customer=c)).order_id),
     "awaiting payment": lambda c: refundable(S.AWAITING_PAYMENT, customer=c),
     "rejected": lambda c: refundable(S.REJECTED, customer=c),
     "failed": lambda c: refundable(S.FAILED, customer=c),
-    "refunded": lambda c: Order.objects.get(pk=completed(refundable(customer=c), "2000.00").order_id),
+    "refunded": lambda c: Order.objects.get(pk=refund_completed(refundable(customer=c), "2000.00").order_id),
 }
 
 
@@ -137,7 +120,7 @@ class TestEligibility:
         assert signed_in.get(request_url(order)).status_code == 200
 
     def test_a_partly_refunded_order_still_offers_refund_for_the_rest(self, signed_in, customer):
-        order = completed(refundable(customer=customer), "500.00").order
+        order = refund_completed(refundable(customer=customer), "500.00").order
         assert order.status == S.SUCCESS
 
         response = signed_in.get(request_url(order))
@@ -246,7 +229,7 @@ class TestEligibility:
         def queries_for(count):
             customer = UserFactory()
             orders = [refundable([S.IN_TRADE, S.SUCCESS][i % 2], customer=customer) for i in range(count)]
-            requested(orders[-1])  # the newest: on the first page
+            refund_requested(orders[-1])  # the newest: on the first page
             client.force_login(customer, backend=MODEL_BACKEND)
             with CaptureQueriesContext(connection) as context:
                 response = client.get(reverse("orders:list"))
@@ -293,7 +276,7 @@ class TestRefundForm:
         assert refund.number in messages_of(response)[0]
 
     def test_exactly_the_remainder_is_taken(self, signed_in, customer):
-        order = completed(refundable(customer=customer), "500.00").order
+        order = refund_completed(refundable(customer=customer), "500.00").order
 
         signed_in.post(request_url(order), form_data(amount="1500.00"))
 
@@ -401,8 +384,8 @@ def listed(response) -> list[str]:
 
 class TestRefundList:
     def test_every_refund_of_the_customer_newest_first(self, signed_in, customer):
-        first = requested(refundable(customer=customer))
-        second = requested(refundable(customer=customer))
+        first = refund_requested(refundable(customer=customer))
+        second = refund_requested(refundable(customer=customer))
 
         response = signed_in.get(reverse("refunds:list"))
 
@@ -415,7 +398,7 @@ class TestRefundList:
         assert 'list-group-item-action active" href="/account/refunds/"' in response.text
 
     def test_a_pending_refund_shows_its_amount_status_first_step_and_withdraw(self, signed_in, customer):
-        refund = requested(refundable(customer=customer), "123.40")
+        refund = refund_requested(refundable(customer=customer), "123.40")
 
         response = signed_in.get(reverse("refunds:list"))
 
@@ -426,7 +409,7 @@ class TestRefundList:
         assert f'action="{reverse("refunds:withdraw", args=[refund.number])}"' in response.text
 
     def test_a_completed_refund_shows_every_step_and_the_reference(self, signed_in, customer):
-        refund = completed(refundable(customer=customer), "500.00", reference="BANK-7788")
+        refund = refund_completed(refundable(customer=customer), "500.00", reference="BANK-7788")
 
         response = signed_in.get(reverse("refunds:list"))
 
@@ -438,7 +421,7 @@ class TestRefundList:
         assert reverse("refunds:withdraw", args=[refund.number]) not in response.text
 
     def test_a_rejected_refund_shows_the_reason(self, signed_in, customer):
-        refund = requested(refundable(customer=customer))
+        refund = refund_requested(refundable(customer=customer))
         services.refund_reject(refund=refund, actor=UserFactory(staff=True), reason="服务已开通使用")
 
         response = signed_in.get(reverse("refunds:list"))
@@ -449,7 +432,7 @@ class TestRefundList:
         assert reverse("refunds:withdraw", args=[refund.number]) not in response.text
 
     def test_a_withdrawn_refund_shows_its_last_step(self, signed_in, customer):
-        refund = requested(refundable(customer=customer))
+        refund = refund_requested(refundable(customer=customer))
         services.refund_withdraw(refund=refund, actor=customer)
 
         response = signed_in.get(reverse("refunds:list"))
@@ -463,7 +446,7 @@ class TestRefundList:
         assert 'data-testid="empty-state"' in response.text
 
     def test_twenty_refunds_a_page(self, signed_in, customer):
-        refunds = [requested(refundable(customer=customer), "10.00") for _ in range(21)]
+        refunds = [refund_requested(refundable(customer=customer), "10.00") for _ in range(21)]
 
         first = signed_in.get(reverse("refunds:list"))
         second = signed_in.get(reverse("refunds:list"), {"page": 2})
@@ -475,11 +458,11 @@ class TestRefundList:
         def queries_for(count):
             customer = UserFactory()
             for i in range(count):
-                refund = requested(refundable(customer=customer))
+                refund = refund_requested(refundable(customer=customer))
                 if i % 3 == 1:
                     services.refund_reject(refund=refund, actor=UserFactory(staff=True), reason="不符合条件")
                 elif i % 3 == 2:
-                    completed(refundable(customer=customer))
+                    refund_completed(refundable(customer=customer))
             client.force_login(customer, backend=MODEL_BACKEND)
             with CaptureQueriesContext(connection) as context:
                 response = client.get(reverse("refunds:list"))
@@ -490,8 +473,8 @@ class TestRefundList:
 
     def test_the_order_detail_lists_its_refunds_with_progress(self, signed_in, customer):
         order = refundable(customer=customer)
-        done = completed(order, "300.00", reference="BANK-1")
-        pending = requested(order, "200.00")
+        done = refund_completed(order, "300.00", reference="BANK-1")
+        pending = refund_requested(order, "200.00")
 
         response = signed_in.get(detail_url(order))
 
@@ -508,7 +491,7 @@ class TestRefundList:
         def queries_for(refunds):
             order = refundable(customer=customer)
             for _ in range(refunds):
-                completed(order, "100.00")
+                refund_completed(order, "100.00")
             with CaptureQueriesContext(connection) as context:
                 signed_in.get(detail_url(order))
             return len(context.captured_queries)
@@ -526,7 +509,7 @@ def withdraw_url(refund) -> str:
 class TestWithdraw:
     @pytest.mark.parametrize("status", [S.IN_TRADE, S.SUCCESS])
     def test_withdraw_returns_the_order_to_where_it_was(self, signed_in, customer, status):
-        refund = requested(refundable(status, customer=customer))
+        refund = refund_requested(refundable(status, customer=customer))
 
         response = signed_in.post(withdraw_url(refund))
 
@@ -537,7 +520,7 @@ class TestWithdraw:
         assert "withdrawn" in messages_of(response)[0]
 
     def test_withdraw_twice_is_harmless(self, signed_in, customer):
-        refund = requested(refundable(customer=customer))
+        refund = refund_requested(refundable(customer=customer))
 
         signed_in.post(withdraw_url(refund))
         response = signed_in.post(withdraw_url(refund))
@@ -547,13 +530,13 @@ class TestWithdraw:
         assert refund.order.events.filter(action="withdraw_refund").count() == 1
 
     def test_after_withdrawing_the_order_offers_refund_again(self, signed_in, customer):
-        refund = requested(refundable(customer=customer))
+        refund = refund_requested(refundable(customer=customer))
         signed_in.post(withdraw_url(refund))
 
         assert refund_link(refund.order) in signed_in.get(detail_url(refund.order)).text
 
     def test_an_approved_refund_cannot_be_withdrawn(self, signed_in, customer):
-        refund = services.refund_approve(refund=requested(refundable(customer=customer)), actor=UserFactory(staff=True))
+        refund = services.refund_approve(refund=refund_requested(refundable(customer=customer)), actor=UserFactory(staff=True))
 
         response = signed_in.post(withdraw_url(refund))
 
@@ -563,7 +546,7 @@ class TestWithdraw:
         assert Order.objects.get(pk=refund.order_id).status == S.REFUNDING
 
     def test_withdraw_by_get_is_not_allowed(self, signed_in, customer):
-        refund = requested(refundable(customer=customer))
+        refund = refund_requested(refundable(customer=customer))
 
         assert signed_in.get(withdraw_url(refund)).status_code == 405
         assert RefundRequest.objects.get().status == R.PENDING
@@ -594,7 +577,7 @@ class TestAuthorization:
 
     @pytest.mark.parametrize("method", ["get", "post"])
     def test_another_customers_withdraw_is_404(self, other, method):
-        refund = requested(refundable())
+        refund = refund_requested(refundable())
 
         response = getattr(other, method)(withdraw_url(refund))
 
@@ -602,7 +585,7 @@ class TestAuthorization:
         assert RefundRequest.objects.get().status == R.PENDING
 
     def test_another_customers_refunds_are_not_listed(self, other):
-        refund = requested(refundable())
+        refund = refund_requested(refundable())
 
         response = other.get(reverse("refunds:list"))
 
@@ -619,7 +602,7 @@ class TestAuthorization:
 
     def test_an_anonymous_post_changes_nothing(self, client):
         order = refundable()
-        refund = requested(refundable())
+        refund = refund_requested(refundable())
 
         client.post(request_url(order), form_data())
         client.post(withdraw_url(refund))
@@ -636,10 +619,10 @@ def test_the_refund_pages_render_in_both_languages(client, customer, language):
     client.force_login(customer, backend=MODEL_BACKEND)
     client.cookies["django_language"] = language
     order = refundable(customer=customer)
-    completed(order, "100.00")
-    rejected = requested(refundable(customer=customer))
+    refund_completed(order, "100.00")
+    rejected = refund_requested(refundable(customer=customer))
     services.refund_reject(refund=rejected, actor=UserFactory(staff=True), reason="理由")
-    requested(refundable(customer=customer))
+    refund_requested(refundable(customer=customer))
 
     for path in (request_url(order), reverse("refunds:list"), detail_url(order), reverse("orders:list")):
         response = client.get(path)
