@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-# Fixtures every app's tests may use (flaky_backend).
-pytest_plugins = ("tests.support.mail",)
+# Fixtures every app's tests may use (flaky_backend; finance, reviewer and their clients, in_english).
+pytest_plugins = ("tests.support.mail", "tests.support.staff")
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

@@ -1,5 +1,4 @@
 import pytest
-from django.conf import settings
 from django.urls import reverse
 
 from accounts.models import ProductKey, User
@@ -7,16 +6,10 @@ from accounts.roles import GROUP_CATALOG
 from accounts.tests.factories import PASSWORD, ProductKeyFactory, UserFactory
 from catalog.tests.factories import ProductLineFactory, sample_key
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 USER_CHANGELIST = reverse("admin:accounts_user_changelist")
 PRODUCT_KEY_ADD = reverse("admin:accounts_productkey_add")
-
-
-@pytest.fixture
-def client(client):
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the assertions read the English msgids
-    return client
 
 
 @pytest.fixture

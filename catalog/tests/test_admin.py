@@ -1,35 +1,22 @@
 import pytest
-from django.conf import settings
 from django.contrib.messages import get_messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.roles import GROUP_CATALOG, GROUP_REVIEWERS
+from accounts.roles import GROUP_CATALOG
 from accounts.tests.factories import UserFactory
 from catalog.models import Service
 from catalog.tests.factories import ModuleFactory, PlatformFactory, ProductLineFactory, ServiceFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 SERVICE_CHANGELIST = reverse("admin:catalog_service_changelist")
 
 
 @pytest.fixture
-def client(client):
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the assertions read the English msgids
-    return client
-
-
-@pytest.fixture
 def operator_client(client):
     client.force_login(UserFactory(staff=True, groups=[GROUP_CATALOG]))
-    return client
-
-
-@pytest.fixture
-def reviewer_client(client):
-    client.force_login(UserFactory(staff=True, groups=[GROUP_REVIEWERS]))
     return client
 
 

@@ -9,7 +9,6 @@ state, error codes and the services' effects, never the project's Chinese text.
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.contrib import messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -18,14 +17,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Message
-from accounts.roles import GROUP_CATALOG, GROUP_FINANCE, GROUP_REVIEWERS
+from accounts.roles import GROUP_CATALOG, GROUP_FINANCE
 from accounts.tests.factories import AddressFactory, UserFactory
 from invoicing import services
 from invoicing.models import Contract, DocumentJob, Invoice, InvoiceLine
 from orders.models import Order, OrderEvent
 from orders.tests.factories import order_in
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 S = Invoice.Status
 CHANGELIST = reverse("admin:invoicing_invoice_changelist")
@@ -63,29 +62,6 @@ def events(order, action) -> list:
 
 def body(response) -> bytes:
     return b"".join(response.streaming_content) if response.streaming else response.content
-
-
-@pytest.fixture
-def client(client):
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
-
-
-@pytest.fixture
-def finance():
-    return UserFactory(staff=True, groups=[GROUP_FINANCE], real_name="财务甲")
-
-
-@pytest.fixture
-def finance_client(client, finance):
-    client.force_login(finance)
-    return client
-
-
-@pytest.fixture
-def reviewer_client(client):
-    client.force_login(UserFactory(staff=True, groups=[GROUP_REVIEWERS]))
-    return client
 
 
 @pytest.fixture

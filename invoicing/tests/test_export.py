@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from openpyxl import load_workbook
 
-from accounts.roles import GROUP_FINANCE, GROUP_REVIEWERS
+from accounts.roles import GROUP_REVIEWERS
 from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
 from invoicing import export, services
@@ -20,18 +20,12 @@ from invoicing.models import Invoice
 from orders.models import Order
 from orders.tests.factories import order_in
 
-pytestmark = pytest.mark.django_db
+# In English: the files are the same whatever the reader's language.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 CSV_URL = reverse("admin:invoicing_invoice_export_csv")
 XLSX_URL = reverse("admin:invoicing_invoice_export_xlsx")
 TAXPAYER_ID = "91310000134511148L"
-
-
-@pytest.fixture
-def finance_client(client):
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the files are the same whatever the reader's language
-    client.force_login(UserFactory(staff=True, groups=[GROUP_FINANCE]))
-    return client
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ project's Chinese text.
 """
 
 import pytest
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import AdminSite
 from django.contrib.auth.models import Permission
@@ -28,7 +27,7 @@ from refunds.exceptions import RefundError
 from refunds.models import RefundRequest
 from refunds.tests.factories import finance_user, refund_requested, refundable_order
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 MOVES = [
     ("orders", "order", "approve"),
@@ -70,18 +69,6 @@ def staff_with(*perms):
         app_label, codename = perm.split(".")
         user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
     return user
-
-
-@pytest.fixture
-def client(client):
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
-
-
-@pytest.fixture
-def finance_client(client):
-    client.force_login(finance_user())
-    return client
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import pytest
 from dateutil.relativedelta import relativedelta
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.models import Permission
 from django.db import connection
@@ -30,7 +29,7 @@ from orders.models import Order, OrderEvent
 from orders.templatetags.order_admin import waiting_time
 from orders.tests.factories import first_of_next_month, month_end_before, order_in, submitted_order
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 S = Order.Status
 CHANGELIST = reverse("admin:orders_order_changelist")
@@ -46,23 +45,6 @@ def staff_with(*perms, **kwargs):
         app_label, codename = perm.split(".")
         user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
     return user
-
-
-@pytest.fixture
-def client(client):
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
-
-
-@pytest.fixture
-def reviewer():
-    return UserFactory(staff=True, groups=[GROUP_REVIEWERS], real_name="审核员甲")
-
-
-@pytest.fixture
-def reviewer_client(client, reviewer):
-    client.force_login(reviewer)
-    return client
 
 
 @pytest.fixture

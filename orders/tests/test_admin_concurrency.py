@@ -19,6 +19,8 @@ from .factories import first_of_next_month, submitted_order
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 S = Order.Status
+
+
 def reviewer():
     return UserFactory(staff=True, groups=[GROUP_REVIEWERS])
 

@@ -7,7 +7,6 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -21,7 +20,7 @@ from orders.admin import OrderAdmin
 from orders.models import Order
 from orders.tests.factories import order_in, submitted_order
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 S = Order.Status
 CHANGELIST = reverse("admin:orders_order_changelist")
@@ -39,12 +38,6 @@ def staff_with(*perms):
         app_label, codename = perm.split(".")
         user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
     return user
-
-
-@pytest.fixture
-def client(client):
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.contrib import messages
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -35,7 +34,7 @@ from refunds.models import RefundRequest
 
 from .factories import refund_requested, refundable_order
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 S = RefundRequest.Status
 CHANGELIST = reverse("admin:refunds_refundrequest_changelist")
@@ -63,23 +62,6 @@ def events(order, action) -> list:
 
 def complete_form(**data):
     return {"reference": "TX-20260101-0001", "refunded_on": timezone.localdate().isoformat(), **data}
-
-
-@pytest.fixture
-def client(client):
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
-
-
-@pytest.fixture
-def finance():
-    return UserFactory(staff=True, groups=[GROUP_FINANCE], real_name="财务甲")
-
-
-@pytest.fixture
-def finance_client(client, finance):
-    client.force_login(finance)
-    return client
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from refunds import services
 from refunds.exceptions import RefundError
 from refunds.models import RefundRequest
 
-from .factories import finance_user, refund_completed, refund_requested, refundable_order, two_line_order
+from .factories import refund_completed, refund_requested, refundable_order, two_line_order
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("configured_signing_key")]
 
@@ -85,11 +85,6 @@ def complete(order, amount, finance, **kwargs):
     """A refund of `amount` through all its steps; the transaction's callbacks (the new
     invoices' sheets) run as after a real commit."""
     return refund_completed(order, amount, finance=finance, reference=f"R{next(_numbers)}", **kwargs)
-
-
-@pytest.fixture
-def finance():
-    return finance_user()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from refunds import services
 from refunds.exceptions import RefundError
 from refunds.models import RefundRequest
 
-from .factories import MOBILE, finance_user, refund_completed, refund_requested, refundable_order
+from .factories import MOBILE, refund_completed, refund_requested, refundable_order
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("configured_signing_key")]
 
@@ -52,11 +52,6 @@ def english():
     """Refusals are read in English here (the shop's default language is Chinese)."""
     with translation.override("en"):
         yield
-
-
-@pytest.fixture
-def finance():
-    return finance_user()
 
 
 @pytest.fixture
