@@ -22,9 +22,9 @@ from invoicing.pdf import render_pdf
 SIGNER_NAME = "测试卖家签章有限公司"
 
 
-def write_signing_pair(directory, name: str = SIGNER_NAME):
-    """A seller key and self-signed certificate as PEM files (what SIGNING_KEY and
-    SIGNING_CERT point to in production)."""
+def write_signing_pair(directory, name: str = SIGNER_NAME, passphrase: bytes | None = None):
+    """A seller key (encrypted with `passphrase`, if given) and self-signed certificate as
+    PEM files (what SIGNING_KEY and SIGNING_CERT point to in production); their paths."""
     directory.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
@@ -41,9 +41,8 @@ def write_signing_pair(directory, name: str = SIGNER_NAME):
         .sign(key, hashes.SHA256())
     )
     key_path, cert_path = directory / "seller-key.pem", directory / "seller-cert.pem"
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    encryption = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return str(key_path), str(cert_path)
 

@@ -5,15 +5,14 @@ import datetime
 import stat
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from django.core.exceptions import ImproperlyConfigured
 
 from invoicing import signing
 from invoicing.pdf import render_pdf
 from invoicing.signing import sign_pdf, signing_credentials, verify_pdf
+
+from .conftest import write_signing_pair
 
 pytestmark = pytest.mark.once  # signing and validating bytes: no database
 
@@ -36,33 +35,6 @@ def dev_dir(settings, tmp_path):
     signing._load.cache_clear()
     yield tmp_path / "var" / "signing"
     signing._load.cache_clear()
-
-
-def write_pair(directory, name: str, passphrase: bytes | None = None):
-    """An EC key and a self-signed certificate for `name`, as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(
-            x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True
-        )
-        .sign(key, hashes.SHA256())
-    )
-    encryption = (
-        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
-    )
-    key_path, cert_path = directory / "seller-key.pem", directory / "seller-cert.pem"
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption))
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    return key_path, cert_path
 
 
 class TestSignAndVerify:
@@ -123,7 +95,7 @@ class TestDevelopmentKey:
 
 class TestConfiguredKey:
     def test_configured_pem_files_are_used_instead_of_the_dev_key(self, pdf, settings, tmp_path, dev_dir):
-        settings.SIGNING_KEY, settings.SIGNING_CERT = map(str, write_pair(tmp_path, "Configured Seller"))
+        settings.SIGNING_KEY, settings.SIGNING_CERT = write_signing_pair(tmp_path, "Configured Seller")
 
         result = verify_pdf(sign_pdf(pdf, reason="合同"))
 
@@ -131,22 +103,21 @@ class TestConfiguredKey:
         assert not dev_dir.exists()
 
     def test_encrypted_key_with_passphrase(self, pdf, settings, tmp_path):
-        key, cert = write_pair(tmp_path, "Encrypted Seller", passphrase=b"s3cret")
-        settings.SIGNING_KEY, settings.SIGNING_CERT = str(key), str(cert)
+        settings.SIGNING_KEY, settings.SIGNING_CERT = write_signing_pair(tmp_path, "Encrypted Seller", passphrase=b"s3cret")
         settings.SIGNING_KEY_PASSPHRASE = "s3cret"
 
         assert verify_pdf(sign_pdf(pdf, reason="合同")).valid
 
     def test_signature_by_another_key_is_intact_but_not_trusted(self, pdf, settings, tmp_path):
         signed_with_dev_key = sign_pdf(pdf, reason="合同")
-        settings.SIGNING_KEY, settings.SIGNING_CERT = map(str, write_pair(tmp_path, "Configured Seller"))
+        settings.SIGNING_KEY, settings.SIGNING_CERT = write_signing_pair(tmp_path, "Configured Seller")
 
         result = verify_pdf(signed_with_dev_key)
 
         assert result.intact and not result.valid
 
     def test_key_without_certificate_is_refused(self, settings, tmp_path):
-        settings.SIGNING_KEY = str(write_pair(tmp_path, "x")[0])
+        settings.SIGNING_KEY = write_signing_pair(tmp_path, "x")[0]
 
         with pytest.raises(ImproperlyConfigured):
             signing_credentials()
