@@ -26,6 +26,20 @@ DETAILS = {
     "remarks": "",
 }
 
+# The details of an order renewed (续订) with every field changed from DETAILS.
+RENEWED = {
+    "contract_customer_name": "上海续订贸易有限公司",
+    "marketplace_order_no": "TM-20261126-0042",
+    "store_name": "续订旗舰店",
+    "seller_nick": "renew_shop",
+    "service_engineer": "陈工",
+    "reminder_name": "刘小红",
+    "reminder_mobile": "+8613900139000",
+    "reminder_email": "liu@example.com",
+    "reminder_cc_email": "boss@example.com",
+    "remarks": "请尽快开票",
+}
+
 
 class AgreementFactory(DjangoModelFactory):
     version = factory.Sequence(lambda n: f"2026.{n}")

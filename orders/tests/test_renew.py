@@ -14,24 +14,12 @@ from django.urls import reverse
 from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
 from orders.models import CartItem, Order, OrderLine
-from orders.tests.factories import DETAILS, agreement, order_in
+from orders.tests.factories import DETAILS, RENEWED, agreement, order_in
 from orders.views.account import Actions
 
 pytestmark = pytest.mark.django_db
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
-RENEWED = {
-    "contract_customer_name": "上海续订贸易有限公司",
-    "marketplace_order_no": "TM-20261126-0042",
-    "store_name": "续订旗舰店",
-    "seller_nick": "renew_shop",
-    "service_engineer": "陈工",
-    "reminder_name": "刘小红",
-    "reminder_mobile": "+8613900139000",
-    "reminder_email": "liu@example.com",
-    "reminder_cc_email": "boss@example.com",
-    "remarks": "请尽快开票",
-}
 
 
 @pytest.fixture

@@ -24,11 +24,13 @@ from django.utils import timezone, translation
 from playwright.sync_api import Page, expect
 
 from accounts.roles import GROUP_FINANCE
-from accounts.tests.factories import PASSWORD, UserFactory
+from accounts.tests.factories import UserFactory
 from catalog.tests.factories import ServiceFactory
 from invoicing.models import Contract, Invoice
 from orders.models import Order, OrderEvent
 from orders.tests.factories import order_in
+
+from .pages import sign_in
 
 INVOICE_NUMBER = f"{timezone.localdate().year % 100:02d}312000000000123456"
 
@@ -46,15 +48,6 @@ def people(transactional_db):
         services_and_quantities=[(ServiceFactory(period_months=12), 2), (ServiceFactory(one_off=True), 1)],
     )
     return finance, customer, order
-
-
-def sign_in(page: Page, login_url: str, user, path: str, base: str) -> None:
-    page.goto(f"{base}{login_url}?next={path}")
-    form = page.locator("form:has([name=password])")
-    form.locator("[name=username]").fill(user.username)
-    form.locator("[name=password]").fill(PASSWORD)
-    form.locator("[type=submit]").click()
-    expect(page).to_have_url(base + path)
 
 
 def download(page: Page, locator) -> bytes:

@@ -51,7 +51,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import InvoiceProfile
 from accounts.roles import GROUP_FINANCE, GROUP_REVIEWERS
-from accounts.tests.factories import PASSWORD, UserFactory
+from accounts.tests.factories import UserFactory
 from catalog.tests.factories import ModuleFactory, PlatformFactory, ProductLineFactory, ServiceFactory, sample_key
 from invoicing.models import Contract, Invoice
 from invoicing.signing import verify_pdf
@@ -60,6 +60,7 @@ from orders.tests.factories import AgreementFactory
 from refunds.models import RefundRequest
 
 from .data import NEW_INVOICE
+from .pages import order_block, sign_in
 
 PRICE = Decimal("2000.00")
 REFUND = Decimal("500.00")
@@ -155,18 +156,13 @@ class Journey:
             raise
 
     def sign_in(self, page: Page, login_url: str, user, path: str) -> None:
-        page.goto(f"{self.base}{login_url}?next={path}")
-        form = page.locator("form:has([name=password])")
-        form.locator("[name=username]").fill(user.username)
-        form.locator("[name=password]").fill(PASSWORD)
-        form.locator("[type=submit]").click()
-        expect(page).to_have_url(self.base + path)
+        sign_in(page, login_url, user, path, self.base)
 
     def admin_sign_in(self, page: Page, user) -> None:
         self.sign_in(page, reverse("admin:login"), user, reverse("admin:index"))
 
     def order_block(self, page: Page):
-        return page.locator(f"tbody[data-order='{self.order.number}']")
+        return order_block(page, self.order)
 
     def refresh(self) -> Order:
         self.order.refresh_from_db()

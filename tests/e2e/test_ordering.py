@@ -24,6 +24,7 @@ from orders.models import Order, OrderEvent, OrderLine
 from orders.tests.factories import AgreementFactory, submitted_order
 
 from .data import NEW_INVOICE
+from .pages import order_block
 
 DETAILS = {
     "contract_customer_name": "上海云测贸易有限公司",
@@ -80,11 +81,6 @@ def fill_details(form, values: dict) -> None:
     """Every 补充信息 field and 备注."""
     for name, value in values.items():
         form.locator(f"[name={name}]").fill(value)
-
-
-def order_block(page: Page, order):
-    """One main order in My Orders."""
-    return page.locator(f"tbody[data-order='{order.number}']")
 
 
 def labels(*names):

@@ -17,12 +17,14 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from accounts.roles import GROUP_FINANCE
-from accounts.tests.factories import PASSWORD, UserFactory
+from accounts.tests.factories import UserFactory
 from invoicing import services as invoicing_services
 from invoicing.models import Invoice
 from orders.models import Order, OrderEvent
 from orders.tests.factories import order_in
 from refunds.models import RefundRequest
+
+from .pages import sign_in
 
 INVOICE_NUMBER = f"{timezone.localdate().year % 100:02d}310000000000000001"
 REFERENCE = "WX-REFUND-20260101-0001"
@@ -47,15 +49,6 @@ def people(transactional_db):
     )
     order.refresh_from_db()
     return finance, order.customer, order
-
-
-def sign_in(page: Page, login_url: str, user, path: str, base: str) -> None:
-    page.goto(f"{base}{login_url}?next={path}")
-    form = page.locator("form:has([name=password])")
-    form.locator("[name=username]").fill(user.username)
-    form.locator("[name=password]").fill(PASSWORD)
-    form.locator("[type=submit]").click()
-    expect(page).to_have_url(base + path)
 
 
 def test_customer_requests_finance_completes_customer_sees_it_refunded(

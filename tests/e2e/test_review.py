@@ -23,10 +23,12 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import Message
 from accounts.roles import GROUP_REVIEWERS
-from accounts.tests.factories import PASSWORD, UserFactory
+from accounts.tests.factories import UserFactory
 from catalog.tests.factories import ServiceFactory
 from orders.models import Order
 from orders.tests.factories import first_of_next_month, month_end_before, submitted_order
+
+from .pages import order_block, sign_in
 
 REASON = "店铺名称与平台不一致"
 NEW_STORE_NAME = "云测京东旗舰店"
@@ -45,21 +47,6 @@ def people(transactional_db):
     order = submitted_order(customer=customer, services_and_quantities=[(ServiceFactory(period_months=12), 2)])
     other = submitted_order()
     return reviewer, customer, order, other
-
-
-def sign_in(page: Page, login_url: str, user, path: str, base: str) -> None:
-    """Sign in on a login form (the shop's or the admin's) and come back to `path`."""
-    page.goto(f"{base}{login_url}?next={path}")
-    form = page.locator("form:has([name=password])")
-    form.locator("[name=username]").fill(user.username)
-    form.locator("[name=password]").fill(PASSWORD)
-    form.locator("[type=submit]").click()
-    expect(page).to_have_url(base + path)
-
-
-def order_block(page: Page, order):
-    """One main order in My Orders."""
-    return page.locator(f"tbody[data-order='{order.number}']")
 
 
 def message_titles(order) -> tuple[str, str]:

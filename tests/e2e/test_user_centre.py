@@ -18,35 +18,14 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import Message
 from accounts.roles import GROUP_REVIEWERS
-from accounts.tests.factories import PASSWORD, InvoiceProfileFactory, UserFactory
+from accounts.tests.factories import InvoiceProfileFactory, UserFactory
 from catalog.tests.factories import ServiceFactory
 from inquiries.models import Inquiry, InquiryMessage
 from orders import services
 from orders.models import Order, PaymentProof
-from orders.tests.factories import DETAILS, agreement, order_in
+from orders.tests.factories import DETAILS, RENEWED, agreement, order_in
 
-RENEWED = {
-    "contract_customer_name": "上海续订贸易有限公司",
-    "marketplace_order_no": "TM-20261126-0042",
-    "store_name": "续订旗舰店",
-    "seller_nick": "renew_shop",
-    "service_engineer": "陈工",
-    "reminder_name": "刘小红",
-    "reminder_mobile": "+8613900139000",
-    "reminder_email": "liu@example.com",
-    "reminder_cc_email": "boss@example.com",
-    "remarks": "请尽快开票",
-}
-
-
-def sign_in(page: Page, login_url: str, user, path: str, base: str) -> None:
-    page.goto(f"{base}{login_url}?next={path}")
-    form = page.locator("form:has([name=password])")
-    form.locator("[name=username]").fill(user.username)
-    form.locator("[name=password]").fill(PASSWORD)
-    form.locator("[type=submit]").click()
-    expect(page).to_have_url(base + path)
-
+from .pages import sign_in
 
 # --- 上传回单 ----------------------------------------------------------------------------
 
