@@ -17,14 +17,14 @@ from django.utils import translation
 from playwright.sync_api import Page, expect
 
 from accounts.models import InvoiceProfile
-from accounts.tests.factories import PASSWORD, UserFactory
+from accounts.tests.factories import UserFactory
 from catalog.tests.factories import ServiceFactory
 from orders import services
 from orders.models import Order, OrderEvent, OrderLine
 from orders.tests.factories import AgreementFactory, submitted_order
 
 from .data import NEW_INVOICE
-from .pages import order_block
+from .pages import order_block, sign_in
 
 DETAILS = {
     "contract_customer_name": "上海云测贸易有限公司",
@@ -52,13 +52,8 @@ def shop(transactional_db):
 
 
 def sign_in_to(page: Page, base: str, customer, path: str) -> None:
-    """Sign in on the login page and come back to `path`."""
-    page.goto(f"{base}{reverse('accounts:login')}?next={path}")
-    form = page.locator("main form")
-    form.locator("[name=username]").fill(customer.username)
-    form.locator("[name=password]").fill(PASSWORD)
-    form.locator("button[type=submit]").click()
-    expect(page).to_have_url(base + path)
+    """Sign in on the shop's login page and come back to `path`, the user menu shown."""
+    sign_in(page, reverse("accounts:login"), customer, path, base)
     expect(page.get_by_test_id("user-menu")).to_be_visible()
 
 
