@@ -10,6 +10,15 @@ module says `pytestmark = [..., pytest.mark.usefixtures("in_english")]`.
 import pytest
 from django.conf import settings
 
+from accounts.roles import GROUP_FINANCE, GROUP_REVIEWERS
+
+
+def _member(group: str, real_name: str):
+    """A staff user in `group` (imported here: models load only once Django is set up)."""
+    from accounts.tests.factories import UserFactory
+
+    return UserFactory(staff=True, groups=[group], real_name=real_name)
+
 
 @pytest.fixture
 def in_english(client):
@@ -20,10 +29,7 @@ def in_english(client):
 @pytest.fixture
 def finance(db):
     """A member of the 财务 group (invoices, refunds)."""
-    from accounts.roles import GROUP_FINANCE
-    from accounts.tests.factories import UserFactory
-
-    return UserFactory(staff=True, groups=[GROUP_FINANCE], real_name="财务甲")
+    return _member(GROUP_FINANCE, "财务甲")
 
 
 @pytest.fixture
@@ -35,10 +41,7 @@ def finance_client(client, finance):
 @pytest.fixture
 def reviewer(db):
     """A member of the 订单审核 group."""
-    from accounts.roles import GROUP_REVIEWERS
-    from accounts.tests.factories import UserFactory
-
-    return UserFactory(staff=True, groups=[GROUP_REVIEWERS], real_name="审核员甲")
+    return _member(GROUP_REVIEWERS, "审核员甲")
 
 
 @pytest.fixture
